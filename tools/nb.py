@@ -1,0 +1,144 @@
+"""Notebook housekeeping: the Colab cell, execution at a scale, and metadata cleaning.
+
+    python tools/nb.py colab                 # (re)write cell 1 of every notebook from _config.yml
+    python tools/nb.py run NB [NB ...]       # execute in place at $SKILLKIT_SCALE (default), clean
+    python tools/nb.py from-py SRC.py NB     # convert a py:percent script to a notebook (jupytext)
+    python tools/nb.py check                 # fail if a notebook's Colab cell is stale or unexecuted
+
+Cell 1 of every chapter is hidden on the site (tag ``remove-cell``) and is a no-op except on Colab,
+where it installs skillkit from the repository named in _config.yml. It never installs torch.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+MARK = "# Colab only: install skillkit"
+VOLATILE_NB_KEYS = ("widgets", "colab", "accelerator", "gpuClass", "toc")
+VOLATILE_CELL_KEYS = ("colab", "executionInfo", "outputId", "execution", "collapsed", "scrolled")
+
+
+def repository() -> tuple[str, str]:
+    """(url, branch) of the book's repository, read from _config.yml."""
+    import yaml
+    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    repo = cfg["repository"]
+    return repo["url"].rstrip("/"), repo.get("branch", "main")
+
+
+def colab_source() -> str:
+    url, branch = repository()
+    return (f"{MARK} from the book's repository (torch stays Colab's own).\n"
+            "import sys\n"
+            "if \"google.colab\" in sys.modules:\n"
+            f"    get_ipython().run_line_magic(\"pip\", \"install -q 'skillkit @ git+{url}@{branch}'\")")
+
+
+def ensure_colab_cell(nb) -> bool:
+    """Make cell 1 the current Colab cell; return True if the notebook changed."""
+    src = colab_source()
+    first = nb.cells[0] if nb.cells else None
+    if first is not None and first.cell_type == "code" and first.source.startswith(MARK):
+        changed = first.source != src or "remove-cell" not in first.metadata.get("tags", [])
+        first.source = src
+        first.metadata["tags"] = ["remove-cell"]
+        return changed
+    cell = nbformat.v4.new_code_cell(src, metadata={"tags": ["remove-cell"]})
+    nb.cells.insert(0, cell)
+    return True
+
+
+def clean(nb) -> None:
+    """Drop volatile metadata so diffs show only content and outputs."""
+    for key in VOLATILE_NB_KEYS:
+        nb.metadata.pop(key, None)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    for cell in nb.cells:
+        for key in VOLATILE_CELL_KEYS:
+            cell.metadata.pop(key, None)
+
+
+def notebooks() -> list[Path]:
+    return sorted(Path(p) for p in glob.glob(str(ROOT / "notebooks" / "*.ipynb")))
+
+
+def cmd_colab(_args) -> int:
+    for path in notebooks():
+        nb = nbformat.read(path, as_version=4)
+        if ensure_colab_cell(nb):
+            nbformat.write(nb, path)
+            print(f"updated {path.relative_to(ROOT)}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from nbclient import NotebookClient
+    scale = os.environ.get("SKILLKIT_SCALE", "default")
+    for name in args.notebooks:
+        path = Path(name).resolve()
+        nb = nbformat.read(path, as_version=4)
+        ensure_colab_cell(nb)
+        start = time.time()
+        client = NotebookClient(nb, timeout=None, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        client.execute()
+        elapsed = time.time() - start
+        clean(nb)
+        nb.metadata["skillkit"] = {"scale": scale, "runtime_s": round(elapsed, 1),
+                                   "where": os.environ.get("SKILLKIT_WHERE", "2-core CPU (development machine)")}
+        nbformat.write(nb, path)
+        print(f"{path.relative_to(ROOT)}: ran at scale {scale} in {elapsed:.0f} s")
+    return 0
+
+
+def cmd_from_py(args) -> int:
+    import jupytext
+    nb = jupytext.read(args.src, fmt="py:percent")
+    ensure_colab_cell(nb)
+    clean(nb)
+    nbformat.write(nb, args.dst)
+    print(f"wrote {args.dst}")
+    return 0
+
+
+def cmd_check(_args) -> int:
+    bad = []
+    src = colab_source()
+    for path in notebooks():
+        nb = nbformat.read(path, as_version=4)
+        first = nb.cells[0]
+        if first.source != src or first.metadata.get("tags") != ["remove-cell"]:
+            bad.append(f"{path.name}: cell 1 is not the current Colab cell (run `make colab`)")
+        code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+        if any(c.execution_count is None for c in code):
+            bad.append(f"{path.name}: has unexecuted code cells")
+    print("\n".join(bad) if bad else f"{len(notebooks())} notebooks ok")
+    return 1 if bad else 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("colab").set_defaults(func=cmd_colab)
+    p = sub.add_parser("run")
+    p.add_argument("notebooks", nargs="+")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("from-py")
+    p.add_argument("src")
+    p.add_argument("dst")
+    p.set_defaults(func=cmd_from_py)
+    sub.add_parser("check").set_defaults(func=cmd_check)
+    args = ap.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
