@@ -21,6 +21,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 book: $(STAMP)
+	$(BIN)/python tools/nb.py runtimes
 	$(BIN)/jupyter-book build . --keep-going
 	@echo "The book is built: open _build/html/index.html"
 
@@ -38,6 +39,7 @@ test-notebooks: $(STAMP)
 	SKILLKIT_SCALE=ci SKILLKIT_DEVICE=cpu $(BIN)/python -m pytest notebooks $(NBVAL) -q
 
 test-book: $(STAMP)
+	$(BIN)/python tools/nb.py runtimes
 	rm -rf _build/.doctrees
 	$(BIN)/jupyter-book build . -W -n --keep-going
 

@@ -4,6 +4,7 @@
     python tools/nb.py run NB [NB ...]       # execute in place at $SKILLKIT_SCALE (default), clean
     python tools/nb.py from-py SRC.py NB     # convert a py:percent script to a notebook (jupytext)
     python tools/nb.py check                 # fail if a notebook's Colab cell is stale or unexecuted
+    python tools/nb.py runtimes              # write book/_generated/runtimes.md (reproducibility page)
 
 Cell 1 of every chapter is hidden on the site (tag ``remove-cell``) and is a no-op except on Colab,
 where it installs skillkit from the repository named in _config.yml. It never installs torch.
@@ -124,6 +125,39 @@ def cmd_check(_args) -> int:
     return 1 if bad else 0
 
 
+PACKAGES = ("torch", "numpy", "scipy", "sympy", "matplotlib", "tqdm", "jupyter-book", "sphinx",
+            "myst-nb", "sphinx-book-theme", "sphinxcontrib-bibtex", "nbval", "pytest")
+
+
+def cmd_runtimes(args) -> int:
+    """Write the reproducibility tables (chapters and package versions) included by book/reproducing.md."""
+    from importlib import metadata
+    lines = ["| chapter | scale of the committed outputs | runtime | where it ran |", "| --- | --- | --- | --- |"]
+    for path in notebooks():
+        nb = nbformat.read(path, as_version=4)
+        title = next((c.source.splitlines()[0].lstrip("# ").strip() for c in nb.cells
+                      if c.cell_type == "markdown" and c.source.startswith("# ")), path.stem)
+        meta = nb.metadata.get("skillkit", {})
+        runtime = meta.get("runtime_s")
+        runtime = "not recorded" if runtime is None else (
+            f"{runtime:.0f} s" if runtime < 120 else f"{runtime / 60:.1f} min")
+        lines.append(f"| [{title}](../notebooks/{path.name}) `{path.name}` | {meta.get('scale', '?')} | "
+                     f"{runtime} | {meta.get('where', '?')} |")
+    lines += ["", "Package versions of the environment that built this page:", "",
+              "| package | version |", "| --- | --- |"]
+    lines.append(f"| Python | {sys.version.split()[0]} |")
+    for name in PACKAGES:
+        try:
+            lines.append(f"| {name} | {metadata.version(name)} |")
+        except metadata.PackageNotFoundError:
+            lines.append(f"| {name} | not installed |")
+    out = ROOT / "book" / "_generated" / "runtimes.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    print(f"wrote {out.relative_to(ROOT)}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -136,6 +170,7 @@ def main(argv=None) -> int:
     p.add_argument("dst")
     p.set_defaults(func=cmd_from_py)
     sub.add_parser("check").set_defaults(func=cmd_check)
+    sub.add_parser("runtimes").set_defaults(func=cmd_runtimes)
     args = ap.parse_args(argv)
     return args.func(args)
 
