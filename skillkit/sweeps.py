@@ -1,0 +1,164 @@
+"""Run a grid of configurations and cache each point's result as a small JSON file under ``results/``.
+
+``run(fn, grid, experiment)`` calls ``fn(config)`` for every ``config`` (a dict of JSON-serialisable
+values) in ``grid`` and stores what it returns (a JSON-serialisable dict; numpy arrays and scalars are
+converted) as ``results/<experiment>/<confighash>.json``, written atomically (temporary file, then
+``os.replace``). Points already cached are loaded, not recomputed, so an interrupted sweep is
+resumed by running it again. Points run on any ``concurrent.futures.Executor``: in-process, one after
+the other, by default; a ``ProcessPoolExecutor``, a Dask ``distributed.Client.get_executor()`` or a
+``submitit`` executor for larger sweeps (``fn`` must then be picklable: a module-level function).
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import itertools
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+__all__ = ["grid", "config_hash", "result_path", "load", "run", "InlineExecutor", "default_results_dir"]
+
+
+def default_results_dir() -> Path:
+    """``$SKILLKIT_RESULTS`` if set, else ``results/`` at the root of the repository."""
+    env = os.environ.get("SKILLKIT_RESULTS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "results"
+
+
+def _jsonable(obj):
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if hasattr(obj, "to_dict"):
+        return _jsonable(obj.to_dict())
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return str(obj)              # "inf", "nan": JSON has no literal for them
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise ValueError(f"value of type {type(obj).__name__} cannot be stored as JSON: {obj!r}")
+
+
+def grid(**axes: Iterable) -> list[dict]:
+    """The cartesian product of the axes as a list of dicts: ``grid(width=[1, 2], seed=[0, 1])``."""
+    names = list(axes)
+    values = [list(v) for v in axes.values()]
+    for n, v in zip(names, values):
+        if not v:
+            raise ValueError(f"grid axis {n!r} must have at least one value")
+    return [dict(zip(names, combo)) for combo in itertools.product(*values)]
+
+
+def config_hash(config: Mapping) -> str:
+    """A stable 16-hex-digit hash of a config: SHA-1 of its canonical JSON (sorted keys)."""
+    if not isinstance(config, Mapping):
+        raise ValueError(f"config must be a dict, got {type(config).__name__}")
+    text = json.dumps(_jsonable(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def result_path(experiment: str, config: Mapping, results_dir: str | os.PathLike | None = None) -> Path:
+    """Where the result of ``config`` in ``experiment`` is cached."""
+    if not experiment or "/" in experiment or "\\" in experiment or experiment.startswith("."):
+        raise ValueError(f"experiment must be a plain directory name, got {experiment!r}")
+    base = Path(results_dir) if results_dir is not None else default_results_dir()
+    return base / experiment / f"{config_hash(config)}.json"
+
+
+def _atomic_write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w") as fh:
+        json.dump(obj, fh, sort_keys=True, separators=(",", ":"))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load(experiment: str, config: Mapping, results_dir=None):
+    """The cached result of one point, or ``None`` when it has not been computed."""
+    path = result_path(experiment, config, results_dir)
+    if not path.exists():
+        return None
+    with open(path) as fh:
+        return json.load(fh)["result"]
+
+
+class InlineExecutor(cf.Executor):
+    """A ``concurrent.futures.Executor`` that runs each call at once, in this process."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        fut = cf.Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as err:          # noqa: BLE001 - handed to the caller through the future
+            fut.set_exception(err)
+            if not isinstance(err, Exception):
+                raise
+        return fut
+
+
+def run(fn: Callable[[dict], Any], configs: Sequence[Mapping], experiment: str, *,
+        results_dir: str | os.PathLike | None = None, executor: cf.Executor | None = None,
+        progress: bool = True) -> list:
+    """Run ``fn(config)`` for every config not yet cached; return all results in ``configs`` order.
+
+    Each result is written to ``results/<experiment>/<config_hash>.json`` as
+    ``{"config": ..., "result": ...}`` as soon as it is ready. If a point raises, the points that
+    finished are kept on disk and the first error is raised after the others have been collected
+    (with the default in-process executor, the sweep stops at the failing point); calling ``run``
+    again computes only what is missing.
+    """
+    configs = [dict(c) for c in configs]
+    paths = [result_path(experiment, c, results_dir) for c in configs]
+    results: list = [None] * len(configs)
+    todo = []
+    for i, (c, p) in enumerate(zip(configs, paths)):
+        if p.exists():
+            with open(p) as fh:
+                results[i] = json.load(fh)["result"]
+        else:
+            todo.append(i)
+    if not todo:
+        return results
+    executor = executor or InlineExecutor()
+    bar = tqdm(total=len(configs), initial=len(configs) - len(todo), disable=not progress,
+               desc=experiment, unit="point", leave=False)
+    errors = []
+
+    def finish(i: int, fut: cf.Future) -> None:
+        err = fut.exception()
+        if err is not None:
+            errors.append(err)
+            return
+        res = _jsonable(fut.result())
+        _atomic_write_json(paths[i], {"config": _jsonable(configs[i]), "result": res})
+        results[i] = res
+        bar.update(1)
+
+    try:
+        if isinstance(executor, InlineExecutor):
+            for i in todo:                                    # stop at the first failing point
+                finish(i, executor.submit(fn, configs[i]))
+                if errors:
+                    break
+        else:
+            futures = {executor.submit(fn, configs[i]): i for i in todo}
+            for fut in cf.as_completed(futures):
+                finish(futures[fut], fut)
+    finally:
+        bar.close()
+    if errors:
+        raise errors[0]
+    return results
