@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with nbval_sanitize.cfg \
           --nbval-cell-timeout=900 --nbval-kernel-startup-timeout=180
 
-.PHONY: book book-run test test-unit test-notebooks test-book bench colab venv clean
+.PHONY: book book-run test test-unit test-notebooks test-book test-site bench colab venv clean
 
 venv: $(STAMP)
 
@@ -29,10 +29,10 @@ book-run: $(STAMP)   ## re-execute every chapter at $$SKILLKIT_SCALE (default), 
 	$(BIN)/python tools/nb.py run notebooks/*.ipynb
 	$(MAKE) book
 
-test: test-unit test-notebooks test-book
+test: test-unit test-notebooks test-book test-site
 
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest tests/ -q
+	$(BIN)/python -m pytest tests/ -q --ignore=tests/test_site.py
 
 test-notebooks: $(STAMP)
 	$(BIN)/python tools/nb.py check
@@ -42,6 +42,14 @@ test-book: $(STAMP)
 	$(BIN)/python tools/nb.py runtimes
 	rm -rf _build/.doctrees
 	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# the browser test of the built site; installs Debian's chromium when missing (needs root), and
+# skips with a clear message where it cannot
+test-site: $(STAMP)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 \
+	    || echo "could not install chromium: the browser checks will be skipped"; }
+	SKILLKIT_SITE_DIR=_build/html $(BIN)/python -m pytest tests/test_site.py -q -rs
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

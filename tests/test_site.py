@@ -1,0 +1,217 @@
+"""The built site as a reader meets it: every page of the table of contents in headless Chromium.
+
+For each page: it loads, MathJax typesets every formula without error, every image loads with a
+nonzero size, the browser logs no error, and a chapter's Colab link points at its ``.ipynb`` on the
+main branch of the repository named in ``_config.yml``. A screenshot of each page goes to
+``_build/screenshots/``. Links inside the site are checked statically, every one of them.
+
+``SKILLKIT_SITE_DIR`` points at an existing build (``make test`` builds first); without it the test
+builds the book into ``_build`` itself. Where Chromium (Debian packages ``chromium`` and
+``chromium-driver``) or selenium is missing, the browser checks are skipped with that reason.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlparse
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "_build" / "screenshots"
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+def toc_pages() -> list[str]:
+    """Every document in _toc.yml, as a path without suffix (e.g. 'notebooks/01_task_and_skills')."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(entry["file"])
+            walk(entry.get("sections"))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return pages
+
+
+PAGES = toc_pages()
+
+
+@pytest.fixture(scope="session")
+def site_dir() -> Path:
+    given = os.environ.get("SKILLKIT_SITE_DIR")
+    if given:
+        site = Path(given).resolve()
+        assert (site / "index.html").exists(), f"SKILLKIT_SITE_DIR={given} holds no built site"
+        return site
+    jb = Path(sys.executable).with_name("jupyter-book")
+    subprocess.run([str(jb), "build", str(ROOT), "-W", "-n", "--keep-going"], check=True, cwd=ROOT,
+                   capture_output=True)
+    return ROOT / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def base_url(site_dir):
+    handler = functools.partial(_QuietHandler, directory=str(site_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def browser():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.skip("headless Chromium is not installed here (Debian packages chromium and chromium-driver; "
+                    "`make test` installs them where it can): browser checks skipped")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.skip("selenium is not installed: browser checks skipped")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    profile = tempfile.mkdtemp(prefix="skillkit-chromium-")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--disable-quic", "--window-size=1280,1000", f"--user-data-dir={profile}"):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service(driver), options=opts)
+    drv.set_script_timeout(60)
+    drv.set_page_load_timeout(60)
+    yield drv
+    drv.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+WAIT_FOR_MATHJAX_AND_IMAGES = """
+const done = arguments[arguments.length - 1];
+const images = Array.from(document.images).map(img => img.complete ? Promise.resolve() :
+    new Promise(r => { img.addEventListener('load', r); img.addEventListener('error', r); }));
+const mj = (window.MathJax && MathJax.startup && MathJax.startup.promise) || Promise.resolve();
+Promise.all([mj, ...images]).then(() => {
+  const maths = Array.from(document.querySelectorAll('span.math, div.math'));
+  done({
+    mathjax: !!(window.MathJax && MathJax.startup),
+    n_math: maths.length,
+    untypeset: maths.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60)),
+    merrors: Array.from(document.querySelectorAll('mjx-merror')).map(e => e.textContent.slice(0, 60)),
+    broken_images: Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
+    n_images: document.images.length,
+    colab: Array.from(document.querySelectorAll('a[href*="colab.research.google.com"]')).map(a => a.href),
+    title: document.title,
+  });
+}).catch(e => done({error: String(e)}));
+"""
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders(page, base_url, browser):
+    browser.get(f"{base_url}/{page}.html")
+    info = browser.execute_async_script(WAIT_FOR_MATHJAX_AND_IMAGES)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1280, min(max(int(height), 1000), 8000))   # the whole page, up to 8000 px
+    browser.save_screenshot(str(SHOTS / (page.replace("/", "__") + ".png")))
+    browser.set_window_size(1280, 1000)
+    assert "error" not in info, info
+    assert info["title"], "page has no title"
+    if info["n_math"]:
+        assert info["mathjax"], "the page has maths but MathJax did not load (it must ship with the book)"
+        assert not info["untypeset"], f"maths left untypeset: {info['untypeset'][:3]}"
+        assert not info["merrors"], f"MathJax errors: {info['merrors'][:3]}"
+    assert not info["broken_images"], f"images that did not load: {info['broken_images']}"
+    severe = [e["message"] for e in browser.get_log("browser")
+              if e["level"] == "SEVERE" and "favicon" not in e["message"]]
+    assert not severe, f"browser errors: {severe[:3]}"
+
+    source = ROOT / f"{page}.ipynb"
+    if source.exists():
+        url, branch = CONFIG["repository"]["url"].rstrip("/"), CONFIG["repository"].get("branch")
+        assert branch == "main", "repository.branch in _config.yml must be main"
+        org_repo = urlparse(url).path.strip("/")
+        expected = f"https://colab.research.google.com/github/{org_repo}/blob/main/{page}.ipynb"
+        assert expected in info["colab"], f"Colab link {info['colab']} is not {expected}"
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("href"):
+            self.hrefs.append(attrs["href"])
+        if tag in ("img", "script") and attrs.get("src"):
+            self.hrefs.append(attrs["src"])
+        if tag == "link" and attrs.get("href"):
+            self.hrefs.append(attrs["href"])
+
+
+@functools.lru_cache(maxsize=None)
+def _parse(path: Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8", errors="replace"))
+    return parser
+
+
+def test_no_broken_internal_links(site_dir):
+    pages = [p for p in site_dir.rglob("*.html") if "_static" not in p.parts and "_sources" not in p.parts]
+    assert pages, "no HTML pages found"
+    broken = []
+    for page in pages:
+        for href in _parse(page).hrefs:
+            if urlparse(href).scheme or href.startswith(("mailto:", "//", "javascript:")):
+                continue
+            target, frag = urldefrag(href)
+            target = urlparse(target).path                       # drop ?v=... cache busters
+            dest = page if not target else (page.parent / unquote(target)).resolve()
+            if dest.is_dir():
+                dest = dest / "index.html"
+            if not dest.exists():
+                broken.append(f"{page.relative_to(site_dir)} -> {href}")
+            elif frag and dest.suffix == ".html" and unquote(frag) not in _parse(dest).ids:
+                broken.append(f"{page.relative_to(site_dir)} -> {href} (no such anchor)")
+    assert not broken, "broken links inside the site:\n" + "\n".join(broken[:20])
+
+
+def test_every_toc_page_was_built(site_dir):
+    missing = [p for p in PAGES if not (site_dir / f"{p}.html").exists()]
+    assert not missing, f"pages in _toc.yml missing from the build: {missing}"
+
+
+def test_site_loads_nothing_from_a_cdn(site_dir):
+    """MathJax and every script ship with the book: the site works offline."""
+    remote = []
+    for page in site_dir.rglob("*.html"):
+        if "_static" in page.parts:
+            continue
+        for href in _parse(page).hrefs:
+            if href.startswith(("http://", "https://", "//")) and href.endswith((".js", ".css")):
+                remote.append(f"{page.relative_to(site_dir)}: {href}")
+    assert not remote, "scripts or styles loaded from the network:\n" + "\n".join(remote[:10])
