@@ -1,0 +1,233 @@
+"""Calibrating the extended models on a network (Sec. 5 and Fig. 11 of the paper), and reading off emergence.
+
+The paper gives the multilinear model one constant per resource, fitted once on a network trained on a
+single skill (n_s = 1) and then reused unchanged for n_s = 5:
+
+- time: B^2 in the rate of Eq. 14 (the paper fits 1/22), with the starting strength R0 fitted or fixed;
+- data: D_c of the D_c-shot learner, Eq. 17 (the paper fits 800);
+- width: N_c units per skill, Prop. 2 / Eq. 21 (the paper fits 4).
+
+Every fit is least squares on the measured R_1/S curve (``scipy.optimize.least_squares``) and returns a
+:class:`Fit` with the constant and the fit's own standard error (from the Jacobian, scaled by the
+residual variance). :func:`fit_seeds` fits every seed separately and reports mean and standard deviation
+over seeds. :func:`crossing` returns the resource at which a curve R/S first crosses a threshold. Numpy
+and scipy only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import optimize
+
+from . import _checks, multilinear
+
+__all__ = ["Fit", "SeedFits", "fit_time", "fit_data", "fit_width", "fit_seeds", "crossing", "crossings"]
+
+
+@dataclass(frozen=True)
+class Fit:
+    """One least-squares fit: the constant, its standard error, and any other fitted parameters."""
+
+    name: str                 # "B2", "D_c" or "N_c"
+    value: float
+    stderr: float             # the fit's own standard error (Jacobian, residual variance)
+    rms: float                # root-mean-square residual of R/S
+    n_points: int
+    extra: dict = field(default_factory=dict)   # e.g. {"R0": ..., "R0_stderr": ...} for the time fit
+
+    def __float__(self) -> float:
+        return self.value
+
+
+@dataclass(frozen=True)
+class SeedFits:
+    """Fits of every seed: mean and standard deviation of the constant over seeds."""
+
+    name: str
+    values: np.ndarray        # (n_seeds,)
+    fits: tuple               # the per-seed :class:`Fit` objects
+    pooled: Fit               # one fit to the seed-averaged curve
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.values))
+
+    @property
+    def sd(self) -> float:
+        return float(np.std(self.values, ddof=1)) if self.values.size > 1 else float("nan")
+
+    def extra_mean(self, key: str) -> float:
+        return float(np.mean([f.extra[key] for f in self.fits]))
+
+
+def _curve(x, y, xname: str):
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"{xname} and R_over_S must have the same length, got {x.size} and {y.size}")
+    if x.size < 2 or not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError(f"{xname} and R_over_S must be finite with at least 2 points, got {x.size}")
+    return x, y
+
+
+def _finish(name, res, n, extra_names=()):
+    """Standard errors from the Jacobian of a ``least_squares`` result."""
+    dof = max(n - res.x.size, 1)
+    s2 = 2.0 * res.cost / dof
+    try:
+        cov = np.linalg.inv(res.jac.T @ res.jac) * s2
+        se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    except np.linalg.LinAlgError:
+        se = np.full(res.x.size, np.nan)
+    return res.x, se, float(np.sqrt(2.0 * res.cost / n))
+
+
+def fit_time(T, R_over_S, p: float = 1.0, *, S: float = 1.0, lr: float = 1.0, R0: float | None = None,
+             convention: str = "mse", weights=None) -> Fit:
+    """Fit B^2 of the time-extended model (Eq. 14) to a measured curve R/S against steps ``T``.
+
+    The model is R/S = 1/(1 + (S/R0 - 1) exp(-c 2 lr p B2 S T)) with c = 2 for ``convention="mse"``
+    (PyTorch's MSELoss, the default since the networks here are trained with it) and c = 1 for "half"
+    (see :func:`skillkit.multilinear.strength_time`). ``R0=None`` fits R0 too (as log-odds); a number
+    fixes it. Least squares on R/S. Returns a :class:`Fit` named ``"B2"``; ``extra`` holds ``R0`` and,
+    when fitted, ``R0_stderr`` (delta method) .
+    """
+    T, y = _curve(T, R_over_S, "T")
+    T = _checks.nonnegative("T", T)
+    p = float(_checks.in_open_interval("p", p, 0.0, 1.0 + 1e-12))
+    S = float(_checks.positive("S", S))
+    lr = float(_checks.positive("lr", lr))
+    c = {"half": 1.0, "mse": 2.0}.get(convention)
+    if c is None:
+        raise ValueError(f"convention must be 'half' or 'mse', got {convention!r}")
+    w = np.ones_like(y) if weights is None else _checks.nonnegative("weights", weights).ravel()
+    scale = c * 2.0 * lr * p * S           # rate = scale * B2
+
+    # starting guess: a straight line through the logit of the points well inside (0.05, 0.95)
+    mid = (y > 0.05) & (y < 0.95)
+    if mid.sum() >= 2:
+        slope, icpt = np.polyfit(T[mid], np.log(y[mid] / (1 - y[mid])), 1)
+        slope = max(slope, 1e-12)
+    else:
+        t_half = T[np.argmin(np.abs(y - 0.5))]
+        slope, icpt = 10.0 / max(t_half, 1e-12), -10.0
+    if R0 is None:
+        def resid(th):
+            B2, gap = np.exp(th[0]), th[1]
+            return w * (1.0 / (1.0 + np.exp(np.clip(gap - scale * B2 * T, -700, 700))) - y)
+        th0 = np.array([np.log(slope / scale), max(-icpt, 0.1)])
+        res = optimize.least_squares(resid, th0, method="lm")
+        x, se, rms = _finish("B2", res, T.size)
+        B2, gap = float(np.exp(x[0])), float(x[1])
+        R0_fit = S / (1.0 + np.exp(gap))
+        extra = {"R0": float(R0_fit), "R0_stderr": float(R0_fit * (1 - R0_fit / S) * se[1]),
+                 "log_odds0": gap, "log_odds0_stderr": float(se[1])}
+        return Fit("B2", B2, float(B2 * se[0]), rms, T.size, extra)
+    S_, R0_, _ = _checks.strength_params(S, R0, lr)
+    gap = float(np.log(S_ / R0_ - 1.0))
+
+    def resid1(th):
+        return w * (1.0 / (1.0 + np.exp(np.clip(gap - scale * np.exp(th[0]) * T, -700, 700))) - y)
+    if mid.any():     # logit(y) = scale B2 T - gap at the points inside (0.05, 0.95)
+        guess = np.median((np.log(y[mid] / (1 - y[mid])) + gap) / np.maximum(T[mid], 1e-12)) / scale
+    else:
+        guess = slope / scale
+    th0 = np.array([np.log(max(guess, 1e-12))])
+    res = optimize.least_squares(resid1, th0, method="lm")
+    x, se, rms = _finish("B2", res, T.size)
+    B2 = float(np.exp(x[0]))
+    return Fit("B2", B2, float(B2 * se[0]), rms, T.size, {"R0": float(R0_)})
+
+
+def _fit_1d(name, model, x, y, guess_grid):
+    """Least squares of a one-parameter model R/S = model(x, theta), started at the best grid point."""
+    sse = [np.sum((model(x, g) - y) ** 2) for g in guess_grid]
+    th0 = float(guess_grid[int(np.argmin(sse))])
+    res = optimize.least_squares(lambda th: model(x, np.exp(th[0])) - y, [np.log(th0)],
+                                 method="trf", diff_step=1e-4)
+    xs, se, rms = _finish(name, res, x.size)
+    val = float(np.exp(xs[0]))
+    return Fit(name, val, float(val * se[0]), rms, x.size)
+
+
+def fit_data(D, R_over_S, p: float = 1.0, *, form: str = "eq17", average: str = "expected") -> Fit:
+    """Fit D_c of the D_c-shot learner (Eq. 17, Prop. 1) to R/S measured at the end of training on D samples.
+
+    ``p`` is the skill's share (1 for the one-skill calibration). ``form`` and ``average`` as in
+    :func:`skillkit.multilinear.strength_data` (defaults: the paper's Eq. 17 at the expected count).
+    Returns a :class:`Fit` named ``"D_c"``.
+    """
+    D, y = _curve(D, R_over_S, "D")
+    D = _checks.positive("D", D)
+    p = float(_checks.in_closed_interval("p", p, 0.0, 1.0))
+
+    def model(x, Dc):
+        return multilinear.strength_data(x, p, Dc, S=1.0, form=form, average=average)
+    grid = np.geomspace(max(D.min() * p, 1.0) / 2, D.max() * p * 2, 60)
+    return _fit_1d("D_c", model, D, y, grid)
+
+
+def fit_width(N, R_over_S, k: int = 0) -> Fit:
+    """Fit N_c (units per skill, Prop. 2 / Eq. 21) to R_k/S measured at the end of training at width ``N``.
+
+    ``k`` is the 0-based skill index (0 for the one-skill calibration). Returns a :class:`Fit` named
+    ``"N_c"``. The model is piecewise linear in N, so the fit starts from the best point of a grid.
+    """
+    N, y = _curve(N, R_over_S, "N")
+    N = _checks.positive("N", N)
+    k = _checks.integer("k", k, lo=0)
+
+    def model(x, Nc):
+        return multilinear.strength_width(x, k, Nc, S=1.0)
+    grid = np.geomspace(0.05, max(N.max(), 1.0) * 2, 400)
+    return _fit_1d("N_c", model, N, y, grid)
+
+
+def fit_seeds(fit, x, R_over_S, **kwargs) -> SeedFits:
+    """Apply ``fit`` (one of the fit functions) to every seed, rows of ``R_over_S`` (n_seeds, n_points).
+
+    Returns a :class:`SeedFits`: per-seed values, their mean and s.d., and a pooled fit to the mean curve.
+    """
+    Y = np.atleast_2d(np.asarray(R_over_S, dtype=float))
+    if Y.ndim != 2 or Y.shape[1] != np.asarray(x).size:
+        raise ValueError(f"R_over_S must have shape (n_seeds, {np.asarray(x).size}), got {Y.shape}")
+    fits = tuple(fit(x, row, **kwargs) for row in Y)
+    pooled = fit(x, Y.mean(0), **kwargs)
+    return SeedFits(fits[0].name, np.array([f.value for f in fits]), fits, pooled)
+
+
+def crossing(x, R_over_S, threshold: float = 0.5, *, log: bool = True) -> float:
+    """The resource at which the curve R/S first reaches ``threshold``, interpolated between grid points.
+
+    ``x`` increasing. Interpolation is linear in ``log x`` when ``log`` (x > 0), else linear in x. Returns
+    ``x[0]`` if the curve starts at or above the threshold and ``nan`` if it never reaches it.
+    """
+    x, y = _curve(x, R_over_S, "x")
+    threshold = float(_checks.in_open_interval("threshold", threshold, -np.inf, np.inf))
+    if np.any(np.diff(x) <= 0):
+        raise ValueError("x must be strictly increasing")
+    if log:
+        x = _checks.positive("x", x)
+    above = np.nonzero(y >= threshold)[0]
+    if above.size == 0:
+        return float("nan")
+    i = int(above[0])
+    if i == 0:
+        return float(x[0])
+    u = np.log(x[i - 1:i + 1]) if log else x[i - 1:i + 1]
+    frac = (threshold - y[i - 1]) / (y[i] - y[i - 1])
+    v = u[0] + frac * (u[1] - u[0])
+    return float(np.exp(v) if log else v)
+
+
+def crossings(x, R_over_S, threshold: float = 0.5, *, log: bool = True) -> np.ndarray:
+    """:func:`crossing` for every curve in ``R_over_S`` of shape (..., n_points, n_skills) -> (..., n_skills)."""
+    Y = np.asarray(R_over_S, dtype=float)
+    if Y.ndim < 2 or Y.shape[-2] != np.asarray(x).size:
+        raise ValueError(f"R_over_S must have shape (..., {np.asarray(x).size}, n_skills), got {Y.shape}")
+    Ym = np.moveaxis(Y, -2, -1)
+    out = np.empty(Ym.shape[:-1])
+    for idx in np.ndindex(out.shape):
+        out[idx] = crossing(x, Ym[idx], threshold, log=log)
+    return out
