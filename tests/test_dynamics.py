@@ -138,3 +138,31 @@ def test_stage_margin_equals_eq41_times():
 def test_bad_input_raises(call):
     with pytest.raises(ValueError):
         call()
+
+
+def _saxe_task(lams, d=4, n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    U, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    V, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    lam = np.zeros(d)
+    lam[:len(lams)] = lams
+    M = U @ np.diag(lam) @ V.T
+    Q, _ = np.linalg.qr(rng.normal(size=(n, d)))
+    X = np.sqrt(n) * Q                       # whitened: X^T X / n = I
+    return U, V, lam, X, X @ M.T
+
+
+def test_linear_network_modes_follow_eq25():
+    """Aligned balanced start: each mode u_k^T W v_k is the logistic of Eq. 25 with S = lambda_k."""
+    U, V, lam, X, Y = _saxe_task([1.0, 0.5, 0.25])
+    s0, lr, steps = 1e-3, 0.01, 3000
+    O, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(4, 4)))   # any hidden rotation
+    W1 = O @ np.diag(np.full(4, np.sqrt(s0))) @ V.T
+    W2 = U @ np.diag(np.full(4, np.sqrt(s0))) @ O.T
+    rec, W = ml.simulate_linear_network(X, Y, W1, W2, steps, lr=lr, record_every=100)
+    modes = np.einsum("ik,nij,jk->nk", U, W, V)[:, :3]
+    ref = np.stack([ml.strength(rec * lr, 1.0, S=l, R0=s0) for l in lam[:3]], axis=1)
+    assert np.abs(modes - ref).max() < 0.75 * lr * lam.max()   # Euler error, first order in lr
+    off = np.einsum("ik,nij,jl->nkl", U, W, V)
+    off[:, np.arange(4), np.arange(4)] = 0
+    assert np.abs(off).max() < 1e-10                   # modes stay decoupled
