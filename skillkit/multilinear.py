@@ -16,7 +16,7 @@ from ._checks import skill_probs
 __all__ = ["strength", "emergence_time", "saturation_time", "loss", "skill_probs",
            "GDRun", "simulate_gd", "linear_strength", "linear_loss", "strength_unbalanced",
            "deep_rhs", "deep_time_to", "deep_emergence_time", "deep_strength", "stage_margin",
-           "stage_like",
+           "stage_like", "simulate_linear_network",
            # extended models calibrated on networks (Sec. 5)
            "strength_time", "dshot_strength", "dshot_loss", "strength_data", "strength_width"]
 
@@ -456,6 +456,48 @@ def stage_margin(k, alpha: float, S: float = 1.0, R0: float = 0.01, eps: float =
 def stage_like(k, alpha: float, S: float = 1.0, R0: float = 0.01, eps: float = 0.05):
     """True where skill k (0-based) saturates before skill k + 1 emerges: tau^(s)_k < tau^(e)_{k+1} - tau^(e)_k (Eq. 41)."""
     return stage_margin(k, alpha, S=S, R0=R0, eps=eps) > 1.0
+
+
+def simulate_linear_network(X, Y, W1, W2, steps: int, *, lr: float = 0.01, record_every: int = 1,
+                            device=None):
+    """Full-batch gradient descent on a 2-layer linear network y = W2 W1 x (App. B.2, Saxe et al.).
+
+    Loss 1/2 mean_n ||y_n - W2 W1 x_n||^2 on data ``X`` (n, d_in) and ``Y`` (n, d_out); ``W1``
+    (hidden, d_in) and ``W2`` (d_out, hidden) are the starting weights. Returns ``(steps, W)`` with
+    ``W`` float64 (n_records, d_out, d_in) the end-to-end map W2 W1 at the recorded steps. With
+    whitened inputs (X^T X / n = I) and Y = X M^T, M = U diag(lambda) V^T, a start aligned with the
+    modes follows Eq. 25: u_k^T W v_k = strength(t, 1, S=lambda_k, R0=u_k^T W(0) v_k, lr) with t = steps.
+    """
+    import torch
+
+    steps = _checks.integer("steps", steps, lo=1)
+    record_every = _checks.integer("record_every", record_every, lo=1)
+    lr = float(_checks.positive("lr", lr))
+    X, Y, W1, W2 = (np.asarray(v, dtype=float) for v in (X, Y, W1, W2))
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0]:
+        raise ValueError(f"X and Y must be 2-d with the same number of rows, got {X.shape} and {Y.shape}")
+    if W1.shape[1] != X.shape[1] or W2.shape != (Y.shape[1], W1.shape[0]):
+        raise ValueError(f"W1 must be (hidden, {X.shape[1]}) and W2 ({Y.shape[1]}, hidden), "
+                         f"got {W1.shape} and {W2.shape}")
+    dev = torch.device("cpu") if device is None else torch.device(device)
+    Xt, Yt = (torch.as_tensor(v, dtype=torch.float64, device=dev) for v in (X, Y))
+    w1 = torch.as_tensor(W1, dtype=torch.float64, device=dev).clone().requires_grad_(True)
+    w2 = torch.as_tensor(W2, dtype=torch.float64, device=dev).clone().requires_grad_(True)
+    rec = sorted(set(range(0, steps + 1, record_every)) | {steps})
+    out = torch.empty((len(rec), Y.shape[1], X.shape[1]), dtype=torch.float64, device=dev)
+    j = 0
+    for n in range(steps + 1):
+        if j < len(rec) and n == rec[j]:
+            out[j] = (w2 @ w1).detach()
+            j += 1
+        if n == steps:
+            break
+        L = 0.5 * ((Yt - Xt @ (w2 @ w1).T) ** 2).sum(1).mean()
+        g1, g2 = torch.autograd.grad(L, (w1, w2))
+        with torch.no_grad():
+            w1 -= lr * g1
+            w2 -= lr * g2
+    return np.asarray(rec), out.cpu().numpy()
 
 
 # --- Extended models calibrated on networks (Sec. 5, chapters 5-6) ---
