@@ -150,3 +150,15 @@ def test_prefactor_validation():
         theory.time_params_profile(-1.0, 0.6)
     with pytest.raises(ValueError, match="n_skills"):
         theory.time_law_finite_N(10.0, 0.6, 0)
+
+
+def test_binomial_weights_equal_the_full_sum_over_counts():
+    from scipy import stats
+    P = multilinear.skill_probs(0.6, 60)
+    for D in (1, 37, 500):
+        d, w = multilinear._binomial_weights(P, D)
+        full = np.array([np.sum(P * stats.binom.pmf(x, D, P)) for x in range(D + 1)])
+        got = np.zeros(D + 1)
+        got[d] = w
+        np.testing.assert_allclose(got, full, rtol=0, atol=1e-15)
+        assert got.sum() == pytest.approx(1.0, abs=1e-12)
