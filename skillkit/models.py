@@ -123,6 +123,14 @@ class MLPEnsemble(nn.Module):
     def _w2_eff(self) -> torch.Tensor:
         return self.w2 * self.mask if self.masked else self.w2
 
+    def _active_units(self):
+        """Flat indices (into M * W) of the unmasked hidden units, and the model each belongs to."""
+        key = (self.mask.data_ptr(), self.mask.device)
+        if getattr(self, "_active_cache", (None,))[0] != key:
+            active = self.mask.reshape(-1).nonzero().squeeze(1)
+            self._active_cache = (key, active, torch.div(active, self.width, rounding_mode="floor"))
+        return self._active_cache[1], self._active_cache[2]
+
     def _check_x(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim == 2 and x.shape[1] == self.dim:
             return x
@@ -173,29 +181,64 @@ class MLPEnsemble(nn.Module):
         M, D1, W = self.w1.shape
         shared = xa.ndim == 2
         B = xa.shape[-2]
-        if chunk is None:
-            chunk = max(64, (1 << 19) // (M * W))
+        if xa.shape[-1] != D1:
+            raise ValueError(f"xa must have dim + 1 = {D1} columns (inputs, then ones), got {xa.shape[-1]}")
         w2e = self._w2_eff()                                  # (M, W)
-        g_w1 = torch.zeros_like(self.w1)
+        loss = torch.zeros_like(self.b2)
         g_w2 = torch.zeros_like(self.w2)
         g_b2 = torch.zeros_like(self.b2)
-        loss = torch.zeros_like(self.b2)
         scale = 2.0 / B
-        for s in range(0, B, chunk):
-            e = min(B, s + chunk)
-            xc = xa[s:e] if shared else xa[:, s:e]
-            yc = y[s:e] if y.ndim == 1 else y[:, s:e]
-            h = torch.matmul(xc, self.w1) if shared else torch.bmm(xc, self.w1)   # (M, b, W), bias fused
-            h.relu_()
-            out = torch.bmm(h, w2e.unsqueeze(2)).squeeze(2).add_(self.b2[:, None])  # (M, b)
-            r = out - yc
-            loss.add_((r * r).sum(1))
-            g = r.mul_(scale)                                  # dL/dout, (M, b)
-            g_b2.add_(g.sum(1))
-            g_w2.add_(torch.bmm(g.unsqueeze(1), h).squeeze(1))  # h^T g
-            h.sign_()                                          # relu'(pre) in {0, 1}, in place
-            xg = (xc * g.unsqueeze(2)) if not shared else xc.unsqueeze(0) * g.unsqueeze(2)  # (M, b, D1)
-            g_w1.baddbmm_(xg.transpose(1, 2), h)               # x^T (g * relu'), w2 applied below
+        if shared:
+            # one batch for all models: the M first layers side by side are ONE (D1, units) matrix,
+            # holding only the unmasked units (masked ones are inert: nothing to compute for them)
+            active, owner = self._active_units()
+            w1t = self.w1.permute(0, 2, 1).reshape(M * W, D1)[active]          # (n_act, D1)
+            w2a = w2e.reshape(-1)[active].unsqueeze(1)                         # (n_act, 1)
+            chunk = chunk or max(64, (1 << 19) // active.numel())
+            g_w1t = torch.zeros_like(w1t)
+            g_w2a = torch.zeros_like(w2a)
+            # layout (units, rows): per-model sums and broadcasts are contiguous row operations
+            for s in range(0, B, chunk):
+                e = min(B, s + chunk)
+                xc = xa[s:e]
+                yc = y[None, s:e] if y.ndim == 1 else y[:, s:e]               # (1, b) or (M, b)
+                h = torch.mm(w1t, xc.t())                                 # (n_act, b), bias fused
+                h.relu_()
+                out = torch.zeros(M, e - s, dtype=h.dtype, device=h.device).index_add_(0, owner, h * w2a)
+                r = out.add_(self.b2[:, None]).sub_(yc)                   # (M, b) residuals
+                loss.add_((r * r).sum(1))
+                g = r.mul_(scale)
+                g_b2.add_(g.sum(1))
+                gu = torch.index_select(g, 0, owner)                      # (n_act, b): each unit's model's g
+                g_w2a.add_((h * gu).sum(1, keepdim=True))                # h^T g, unit by unit
+                h.sign_()                                                 # relu'(pre), in place
+                h.mul_(gu)                                                # g * relu'
+                g_w1t.addmm_(h, xc)                                       # (g relu')^T x
+            g_w1 = torch.zeros(M * W, D1, dtype=self.w1.dtype, device=self.w1.device)
+            g_w1[active] = g_w1t
+            g_w1 = g_w1.view(M, W, D1).transpose(1, 2).contiguous()
+            g_w2.view(-1)[active] = g_w2a[:, 0]
+        else:
+            chunk = chunk or max(64, (1 << 19) // (M * W))
+            g_w1 = torch.zeros_like(self.w1)
+            small = W < D1                # multiply g into the smaller of the two GEMM operands
+            for s in range(0, B, chunk):
+                e = min(B, s + chunk)
+                xc, yc = xa[:, s:e], y[:, s:e]
+                h = torch.bmm(xc, self.w1)                                # (M, b, W), bias fused
+                h.relu_()
+                out = torch.bmm(h, w2e.unsqueeze(2)).squeeze(2).add_(self.b2[:, None])  # (M, b)
+                r = out - yc
+                loss.add_((r * r).sum(1))
+                g = r.mul_(scale)                                         # dL/dout, (M, b)
+                g_b2.add_(g.sum(1))
+                g_w2.add_(torch.bmm(g.unsqueeze(1), h).squeeze(1))       # h^T g
+                h.sign_()                                                 # relu'(pre), in place
+                if small:
+                    h.mul_(g.unsqueeze(2))
+                    g_w1.baddbmm_(xc.transpose(1, 2), h)
+                else:
+                    g_w1.baddbmm_((xc * g.unsqueeze(2)).transpose(1, 2), h)
         g_w1.mul_(w2e.unsqueeze(1))
         if self.masked:
             g_w2.mul_(self.mask)

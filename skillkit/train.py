@@ -45,7 +45,9 @@ import contextlib
 import dataclasses
 import math
 import os
+import sys
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -75,19 +77,26 @@ def _mix32_int(x: int) -> int:
     return x
 
 
-def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:
-    """``x * c mod 2^32`` for int64 ``x`` in [0, 2^32), without ever overflowing int64."""
-    lo, hi = c & 0xFFFF, c >> 16
-    return (x * lo + (((x * hi) & 0xFFFF) << 16)) & _M32
+_LITTLE = sys.byteorder == "little"
+_C1, _C2 = 0x7FEB352D, 0x846CA68B - (1 << 32)        # the lowbias32 multipliers as signed int32
 
 
 def _mix32(x: torch.Tensor) -> torch.Tensor:
-    """``lowbias32`` on an int64 tensor of values in [0, 2^32)."""
-    x = x ^ (x >> 16)
-    x = _mul32(x, 0x7FEB352D)
-    x = x ^ (x >> 15)
-    x = _mul32(x, 0x846CA68B)
-    return x ^ (x >> 16)
+    """``lowbias32`` on an int32 tensor (bit patterns of uint32): wrapping int32 products, logical shifts.
+
+    Equal to :func:`_mix32_int` on every value (``tests/test_train.py`` checks it on this platform).
+    """
+    x = x ^ ((x >> 16) & 0xFFFF)
+    x = x * _C1
+    x = x ^ ((x >> 15) & 0x1FFFF)
+    x = x * _C2
+    return x ^ ((x >> 16) & 0xFFFF)
+
+
+def _i32(v: int) -> int:
+    """A uint32 value as the signed int32 with the same bits."""
+    v &= _M32
+    return v - (1 << 32) if v >= (1 << 31) else v
 
 
 class Sampler:
@@ -95,12 +104,20 @@ class Sampler:
 
     Stream ``i`` is a deterministic function of ``keys[i]`` and the step number only: the batch of step
     ``t`` is the same whether stream ``i`` is sampled alone or with others, and whether the run was
-    resumed or not. Each sample uses one 32-bit hash for its skill (inverse-CDF on ``task.probs``)
-    and ``ceil(n_bits / 32)`` hashes for its skill bits.
+    resumed or not. Sample ``j`` of a stream at counter ``tag`` uses the 32-bit words
+    ``h_w = mix(mix(key ^ mix(tag)) ^ mix(j * n_words + w))``: word 0 picks its skill (inverse CDF of
+    ``task.probs`` on a 2^-32 grid), and the input column ``c`` (control bits first, then skill bits,
+    then a constant 1, padded with zeros to a multiple of 8 columns) takes, if it is a skill bit, bit
+    ``c mod 32`` of word ``1 + c // 32``. The input rows are assembled 8 columns at a time by one table
+    look-up (``index_select``) straight into a reused buffer: the sampler is memory-bound, and
+    allocating a fresh 100 MB tensor every step costs more than filling it.
 
-    ``batch(t)`` returns ``xa`` float (n_streams, B, dim + 1), the inputs followed by a column of ones
-    (the fused bias of :meth:`MLPEnsemble.loss_and_grad`), and ``y`` float32 (n_streams, B) = ±S.
+    ``batch(t)`` returns ``xa`` float32 (n_streams, B, dim + 1), the inputs followed by a column of
+    ones (the fused bias of :meth:`MLPEnsemble.loss_and_grad`; a view into a buffer that the next
+    call overwrites), and ``y`` float32 (n_streams, B) = ±S.
     """
+
+    _MAX_TABLE = 1 << 24                 # floats; beyond this (very many skills) build rows column-wise
 
     def __init__(self, task: MultitaskSparseParity, keys: Sequence[int], batch: int,
                  device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32):
@@ -110,46 +127,109 @@ class Sampler:
         self.batch_size = _checks.integer("batch", batch, lo=1)
         self.keys = [int(k) & _M32 for k in keys]
         self.n_streams = len(self.keys)
-        self.n_words = 1 + (task.n_bits + 31) // 32
-        self._keys = torch.tensor(self.keys, dtype=torch.int64, device=self.device)
-        self._cdf = torch.as_tensor(np.cumsum(task.probs), dtype=torch.float64, device=self.device)
-        self._rel = torch.as_tensor(task.relevant_bits, dtype=torch.int64, device=self.device)
-        self._shifts = torch.arange(32, dtype=torch.int64, device=self.device)
+        ns, nb, dim = task.n_skills, task.n_bits, task.dim
+        self.width = -(-(dim + 1) // 8) * 8                      # padded row length
+        self.n_chunks = self.width // 8
+        self.n_words = 1 + -(-self.width // 32)
+        dev = self.device
+        self._keys = torch.tensor([_i32(k) for k in self.keys], dtype=torch.int32, device=dev)
+        # skill thresholds: skill = #{k < n_skills - 1 : u >= cdf_k}, u = (h0 + 2^31) / 2^32
+        cdf = np.cumsum(task.probs)[:-1]
+        thr = np.minimum(np.ceil(cdf * 2.0**32), 2.0**32 - 1).astype(np.int64) - (1 << 31)
+        self._thr = torch.as_tensor(thr, dtype=torch.int32, device=dev)
+        self._thr64 = torch.as_tensor(thr, dtype=torch.int64, device=dev)
+        # parity masks: skill k's relevant bits, as bit masks over the words 1..n_words-1
+        masks = np.zeros((ns, self.n_words - 1), dtype=np.int64)
+        for k in range(ns):
+            for j in task.relevant_bits[k]:
+                col = ns + int(j)
+                masks[k, col // 32] |= 1 << (col % 32)
+        self._masks = torch.as_tensor(np.vectorize(_i32)(masks).astype(np.int32), device=dev)
+        # the row table: chunk c, skill s, byte b -> the 8 columns [8c, 8c + 8) of the input row
+        self._table = None
+        if self.n_chunks * ns * 256 * 8 <= self._MAX_TABLE:
+            cols = np.arange(self.width).reshape(self.n_chunks, 1, 1, 8)
+            skill = np.arange(ns).reshape(1, ns, 1, 1)
+            byte = np.arange(256).reshape(1, 1, 256, 1)
+            bit = (byte >> (cols % 8)) & 1
+            row = np.where(cols < ns, (cols == skill).astype(float),
+                           np.where(cols < dim, bit, np.where(cols == dim, 1.0, 0.0)))
+            self._table = torch.as_tensor(row.reshape(-1, 8), dtype=dtype, device=dev)
+            self._tok_off = torch.as_tensor((np.arange(self.n_chunks) * ns * 256), dtype=torch.int32, device=dev)
+            self._byte_word = torch.as_tensor(1 + (np.arange(self.n_chunks) * 8) // 32, device=dev)
+            self._byte_shift = torch.as_tensor(((np.arange(self.n_chunks) * 8) % 32).astype(np.int32), device=dev)
+        self._shifts = torch.arange(32, dtype=torch.int32, device=dev)
         self._counters = {}
+        self._buffers = {}
 
     def _counter(self, n: int) -> torch.Tensor:
         if n not in self._counters:
             c = torch.arange(n * self.n_words, dtype=torch.int64, device=self.device)
-            self._counters[n] = _mix32(_mix32(c) ^ 0x9E3779B9).reshape(n, self.n_words)
+            c = (c & _M32).to(torch.int64)
+            c = torch.where(c >= (1 << 31), c - (1 << 32), c).to(torch.int32)
+            self._counters[n] = _mix32(_mix32(c) ^ _i32(0x9E3779B9)).reshape(n, self.n_words)
         return self._counters[n]
 
     def _base(self, tag: int) -> torch.Tensor:
         t = _mix32_int(_mix32_int(tag & _M32) ^ ((tag >> 32) & _M32) ^ 0x5BD1E995)
-        return _mix32(self._keys ^ t)                                    # (n_streams,)
+        return _mix32(self._keys ^ _i32(t))                               # (n_streams,)
 
     def words(self, tag: int, n: int) -> torch.Tensor:
-        """Random 32-bit words (as int64), shape (n_streams, n, n_words), for stream step ``tag``."""
+        """Random 32-bit words (int32 bit patterns), shape (n_streams, n, n_words), for counter ``tag``."""
         return _mix32(self._base(tag)[:, None, None] ^ self._counter(n)[None])
 
-    def make(self, tag: int, n: int):
-        """``n`` samples per stream for the counter value ``tag``: ``(xa, y, skill)``."""
+    def _skills(self, h0: torch.Tensor) -> torch.Tensor:
+        if self._thr.numel() == 0:
+            return torch.zeros(h0.shape, dtype=torch.int64, device=self.device)
+        if self._thr.numel() <= 32:
+            return (h0.unsqueeze(-1) >= self._thr).sum(-1)
+        return torch.searchsorted(self._thr64, h0.to(torch.int64), right=True)
+
+    def make(self, tag: int, n: int, reuse: bool = False):
+        """``n`` samples per stream for the counter value ``tag``: ``(xa, y, skill)``.
+
+        ``reuse=True`` writes ``xa`` into a buffer kept for the next call of the same size.
+        """
         task = self.task
-        h = self.words(tag, n)
-        u = h[..., 0].to(torch.float64) * (1.0 / 4294967296.0)
-        skill = torch.searchsorted(self._cdf, u.reshape(-1), right=True).clamp_(max=task.n_skills - 1)
-        skill = skill.reshape(self.n_streams, n)
-        bits = ((h[..., 1:, None] >> self._shifts) & 1).reshape(self.n_streams, n, -1)[..., : task.n_bits]
-        rel = bits.gather(2, self._rel[skill])                            # (n_streams, n, k)
-        y = task.S * (1.0 - 2.0 * (rel.sum(2) & 1).to(torch.float32))
-        xa = torch.empty(self.n_streams, n, task.dim + 1, dtype=self.dtype, device=self.device)
-        xa[..., : task.n_skills] = torch.nn.functional.one_hot(skill, task.n_skills)
-        xa[..., task.n_skills: task.dim] = bits
-        xa[..., task.dim] = 1.0
-        return xa, y, skill
+        S, dev = self.n_streams, self.device
+        h = self.words(tag, n)                                            # (S, n, n_words) int32
+        skill = self._skills(h[..., 0])                                   # (S, n) int64
+        flat = skill.reshape(-1)
+        # label: parity of the selected skill's relevant bits
+        acc = None
+        for w in range(self.n_words - 1):
+            m = torch.index_select(self._masks[:, w].contiguous(), 0, flat).reshape(S, n)
+            acc = h[..., 1 + w] & m if acc is None else acc ^ (h[..., 1 + w] & m)
+        for sh in (16, 8, 4, 2, 1):
+            acc = acc ^ (acc >> sh)
+        y = task.S * (1.0 - 2.0 * (acc & 1).to(torch.float32))
+        if reuse and n in self._buffers:
+            buf = self._buffers[n]
+        else:
+            buf = torch.empty(S, n, self.width, dtype=self.dtype, device=dev)
+            if reuse:
+                self._buffers[n] = buf
+        if self._table is not None:
+            if _LITTLE:                  # byte c of the row's words is chunk c's byte: a free view
+                bytes_ = h.view(torch.uint8)[..., 4: 4 + self.n_chunks]
+            else:
+                bytes_ = (h[..., self._byte_word] >> self._byte_shift) & 255
+            tok = bytes_.to(torch.int32)
+            tok += (skill.to(torch.int32) * 256).unsqueeze(-1)
+            tok += self._tok_off
+            torch.index_select(self._table, 0, tok.reshape(-1), out=buf.view(-1, 8))
+        else:                                                              # column by column
+            buf.zero_()
+            buf[..., : task.n_skills].scatter_(2, skill.unsqueeze(-1), 1.0)
+            cols = torch.arange(task.n_skills, task.dim, device=dev)
+            word = h[..., 1 + cols // 32]
+            buf[..., task.n_skills: task.dim] = ((word >> (cols % 32).to(torch.int32)) & 1).to(self.dtype)
+            buf[..., task.dim] = 1.0
+        return buf[..., : task.dim + 1], y, skill
 
     def batch(self, t: int):
-        """The fresh batch of step ``t``: ``(xa, y)``."""
-        xa, y, _ = self.make(2 * int(t), self.batch_size)
+        """The fresh batch of step ``t``: ``(xa, y)``; ``xa`` is overwritten by the next call."""
+        xa, y, _ = self.make(2 * int(t), self.batch_size, reuse=True)
         return xa, y
 
     def permutation(self, epoch: int, n: int) -> torch.Tensor:
@@ -174,21 +254,23 @@ def probe_set(task: MultitaskSparseParity, n: int, seed: int = 0, device="cpu"):
 
 @torch.no_grad()
 def evaluate_R(net: nn.Module, x: torch.Tensor, g: torch.Tensor, n_skills: int, S: float,
-               max_elems: int = 1 << 22) -> torch.Tensor:
+               max_elems: int = 1 << 20) -> torch.Tensor:
     """``R_k / S`` of every model and skill on probe inputs ``(x, g)`` from :func:`probe_set`.
 
     One batched evaluation of the ensemble, in row blocks so that (n_models, rows, width) stays below
-    ``max_elems`` elements. Returns a (n_models, n_skills) float64 tensor on the device.
+    ``max_elems`` elements (small blocks keep the peak memory low and the activations in cache).
+    Returns a (n_models, n_skills) float64 tensor on the device.
     """
     M = net.n_models
+    n = x.shape[0] // n_skills
     width = getattr(net, "width", 1024)
     rows = max(256, max_elems // max(1, M * width))
-    acc = []
+    skill = torch.arange(n_skills, device=x.device).repeat_interleave(n)
+    sums = torch.zeros(M, n_skills, dtype=torch.float64, device=x.device)
     for s in range(0, x.shape[0], rows):
         f = net(x[s:s + rows])                                            # (M, rows)
-        acc.append((f.double() * g[s:s + rows].double()))
-    fg = torch.cat(acc, dim=1)
-    return fg.reshape(M, n_skills, -1).mean(2) / S
+        sums.index_add_(1, skill[s:s + rows], f.double() * g[s:s + rows].double())
+    return sums / (n * S)
 
 
 # ----- configuration and result --------------------------------------------------------------------
@@ -393,6 +475,24 @@ def _precision(precision: str, device: torch.device):
         yield
 
 
+def _compiled_or_eager(net: nn.Module, dim: int, device: torch.device):
+    """``torch.compile(net)`` if it compiles and runs here (a trial forward and backward), else ``net``.
+
+    torch.compile needs a working compiler toolchain (a C++ compiler on CPU, Triton on CUDA); where it
+    is missing or fails, training falls back to eager mode with a warning instead of stopping.
+    """
+    try:
+        compiled = torch.compile(net)
+        x = torch.zeros(2, dim, device=device)
+        compiled(x).sum().backward()
+        for p in net.parameters():
+            p.grad = None
+        return compiled
+    except Exception as err:                                   # noqa: BLE001
+        warnings.warn(f"torch.compile is not usable here ({type(err).__name__}: {err}); running eagerly")
+        return net
+
+
 def train(net: nn.Module, task: MultitaskSparseParity, cfg: TrainConfig | None = None, *,
           checkpoint: str | os.PathLike | None = None, progress: bool = True,
           callback: Callable[[int, np.ndarray, np.ndarray], None] | None = None) -> TrainResult:
@@ -424,10 +524,7 @@ def train(net: nn.Module, task: MultitaskSparseParity, cfg: TrainConfig | None =
     use_compile = cfg.compile if cfg.compile is not None else (device.type == "cuda")
     fwd = net
     if not fast and use_compile and hasattr(torch, "compile"):
-        try:
-            fwd = torch.compile(net)
-        except Exception:                      # no compiler available: fall back to eager
-            fwd = net
+        fwd = _compiled_or_eager(net, task.dim, device)
 
     keys = _data_keys(net, cfg)
     sampler = Sampler(task, keys, cfg.batch, device=device, dtype=torch.float32)

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from skillkit import measure
+from skillkit import train as train_mod
 from skillkit.data import MultitaskSparseParity
 from skillkit.models import MLPEnsemble
 from skillkit.train import Sampler, TrainConfig, TrainResult, _data_keys, evaluate_R, probe_set, train
@@ -31,6 +32,7 @@ def test_sampler_streams_are_per_model_labels_exact_and_frequencies_zipf(task):
     both = Sampler(task, [11, 22], 4000)
     alone = Sampler(task, [22], 4000)
     xa, y = both.batch(5)
+    xa, y = xa.clone(), y.clone()                  # batch() reuses its buffer
     xa1, y1 = alone.batch(5)
     assert torch.equal(xa[1], xa1[0]) and torch.equal(y[1], y1[0])     # stream 1 is its own
     assert not torch.equal(xa[0], xa[1])
@@ -46,6 +48,22 @@ def test_sampler_streams_are_per_model_labels_exact_and_frequencies_zipf(task):
     # bits pairwise uncorrelated
     c = np.corrcoef(bits.reshape(-1, task.n_bits).numpy().T)
     assert np.abs(c - np.eye(task.n_bits)).max() < 0.01
+
+
+def test_int32_hash_equals_the_reference_and_table_equals_columnwise_rows():
+    v = torch.randint(-2**31, 2**31 - 1, (5000,), dtype=torch.int32)
+    got = (train_mod._mix32(v).to(torch.int64) & 0xFFFFFFFF).tolist()
+    assert got == [train_mod._mix32_int(int(a) & 0xFFFFFFFF) for a in v.tolist()]
+    for n_skills, n_bits in [(5, 32), (3, 40), (12, 60)]:            # rows spanning 1-3 words
+        t = MultitaskSparseParity(n_skills=n_skills, n_bits=n_bits, k=3, alpha=0.5, seed=2)
+        fast = Sampler(t, [3, 4], 50)
+        slow = Sampler(t, [3, 4], 50)
+        slow._table = None
+        xa, y, sk = fast.make(9, 300)
+        xs, ys, _ = slow.make(9, 300)
+        assert fast._table is not None and torch.equal(xa, xs) and torch.equal(y, ys)
+        assert torch.equal(y[1], t.target(xa[1, :, :t.dim]))
+        assert torch.equal(xa[..., :n_skills].argmax(-1), sk)
 
 
 def test_probe_R_matches_measure_skill_strengths(task):
