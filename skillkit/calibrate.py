@@ -22,7 +22,9 @@ from scipy import optimize
 
 from . import _checks, multilinear
 
-__all__ = ["Fit", "SeedFits", "fit_time", "fit_data", "fit_width", "fit_seeds", "crossing", "crossings"]
+__all__ = ["Fit", "SeedFits", "fit_time", "fit_data", "fit_width", "fit_seeds", "crossing", "crossings",
+           "NETWORK_DEFAULTS", "train_point", "calibration_grids", "emergence_grids", "time_curves",
+           "final_by_resource", "final_by_width", "mlp_R0", "fit_calibration"]
 
 
 @dataclass(frozen=True)
@@ -230,4 +232,150 @@ def crossings(x, R_over_S, threshold: float = 0.5, *, log: bool = True) -> np.nd
     out = np.empty(Ym.shape[:-1])
     for idx in np.ndindex(out.shape):
         out[idx] = crossing(x, Ym[idx], threshold, log=log)
+    return out
+
+
+# ----- one network experiment as a sweep point (torch imported lazily) ------------------------------
+NETWORK_DEFAULTS = dict(n_skills=1, alpha=0.6, S=5.0, n_bits=32, k=3, task_seed=0, widths=128, init_std=0.01,
+                        n_models=1, seed=0, steps=1000, batch=1000, lr=0.02, optimizer="sgd",
+                        weight_decay=0.0, D=None, lr_halve_every=None, log_every=100, probe_n=4000)
+
+
+def train_point(config: dict) -> dict:
+    """Train one ensemble of 2-layer ReLU MLPs on multitask sparse parity and return its R_k/S log.
+
+    A thin wrapper of :class:`skillkit.models.MLPEnsemble` and :func:`skillkit.train.train` for
+    :func:`skillkit.sweeps.run`: ``config`` holds plain values (keys of :data:`NETWORK_DEFAULTS`;
+    missing keys take those defaults, unknown keys are an error). ``widths`` is an int or a list with
+    one width per model; models use seeds ``seed, seed + 1, ...``. Returns a JSON-ready dict with
+    ``steps`` (n_logs,), ``R`` (n_logs, n_models, n_skills) = R_k/S, ``widths`` and ``seconds``.
+    """
+    unknown = set(config) - set(NETWORK_DEFAULTS)
+    if unknown:
+        raise ValueError(f"config has unknown keys {sorted(unknown)}; allowed: {sorted(NETWORK_DEFAULTS)}")
+    c = {**NETWORK_DEFAULTS, **config}
+    from .data import MultitaskSparseParity
+    from .models import MLPEnsemble
+    from .train import TrainConfig, train
+
+    task = MultitaskSparseParity(n_skills=c["n_skills"], n_bits=c["n_bits"], k=c["k"], alpha=c["alpha"],
+                                 S=c["S"], seed=c["task_seed"])
+    widths = c["widths"]
+    n_models = len(widths) if isinstance(widths, (list, tuple)) else c["n_models"]
+    net = MLPEnsemble(n_models, task.dim, widths, init_std=c["init_std"], seed=c["seed"])
+    cfg = TrainConfig(steps=c["steps"], batch=c["batch"], lr=c["lr"], optimizer=c["optimizer"],
+                      weight_decay=c["weight_decay"], D=c["D"], lr_halve_every=c["lr_halve_every"],
+                      log_every=c["log_every"], probe_n=c["probe_n"], seed=c["seed"])
+    res = train(net, task, cfg, progress=True)
+    return {"steps": res.steps, "R": np.round(res.R, 5), "widths": list(net.widths), "seconds": res.seconds}
+
+
+# ----- the experiments of chapters 5 and 6, per scale ----------------------------------------------
+def _base(scale):
+    from .config import by_scale
+    return dict(widths=by_scale(16, 128, 1000, scale=scale), batch=by_scale(200, 1000, 4000, scale=scale),
+                probe_n=by_scale(500, 4000, 20000, scale=scale))
+
+
+def calibration_grids(scale: str | None = None) -> dict:
+    """Sweep configs (lists of :func:`train_point` configs) of the n_s = 1 calibration (Fig. 11), per scale.
+
+    ``time``: SGD, lr 0.02, init 0.01, fresh batches (the paper code's Fig. 1a/11a settings);
+    ``data``: SGD, lr 0.05, init 0.01, one training set of size D per point;
+    ``width``: Adam, lr 0.01, init 0.05, weight decay 5e-4 (the code's ``train_parameter.py`` decay), widths
+    1..12 in one masked ensemble. ``paper`` uses width 1000, batch 4000 and the paper's seeds.
+    """
+    from .config import by_scale, get_scale
+    scale = get_scale(scale)
+    b = _base(scale)
+    time_cfg = dict(b, n_skills=1, lr=0.02, init_std=0.01, n_models=by_scale(3, 8, 50, scale=scale),
+                    steps=by_scale(400, 4000, 5000, scale=scale), log_every=by_scale(20, 50, 50, scale=scale))
+    Ds = by_scale([100, 400, 1600], [200, 300, 400, 500, 600, 800, 1000, 1400, 2000],
+                  list(range(100, 2001, 100)), scale=scale)
+    data_cfgs = [dict(b, n_skills=1, lr=0.05, init_std=by_scale(0.01, 0.01, 0.001, scale=scale), D=D,
+                      batch=by_scale(200, 1000, 2000, scale=scale), n_models=by_scale(2, 3, 10, scale=scale),
+                      steps=by_scale(300, 4000, 30000, scale=scale), log_every=by_scale(100, 1000, 5000, scale=scale))
+                 for D in Ds]
+    widths = by_scale([1, 2, 4, 8], list(range(1, 13)), list(range(1, 13)), scale=scale)
+    n_w = by_scale(2, 4, 10, scale=scale)
+    width_cfg = dict(b, n_skills=1, optimizer="adam", lr=0.01, init_std=0.05, weight_decay=5e-4,
+                     widths=[w for w in widths for _ in range(n_w)], steps=by_scale(300, 6000, 50000, scale=scale),
+                     log_every=by_scale(100, 500, 5000, scale=scale))
+    return {"time": [time_cfg], "data": data_cfgs, "width": [width_cfg]}
+
+
+def emergence_grids(scale: str | None = None) -> dict:
+    """Sweep configs of the n_s = 5, alpha = 0.6 prediction (Fig. 1) and of the out-of-sample setting.
+
+    Same optimiser settings per resource as :func:`calibration_grids`. ``oos_time``: alpha = 0.3 and
+    n_s = 8, a setting the paper did not run, on the time axis.
+    """
+    from .config import by_scale, get_scale
+    scale = get_scale(scale)
+    b = _base(scale)
+    common = dict(b, n_skills=5, alpha=0.6)
+    time_cfg = dict(common, lr=0.02, init_std=0.01, n_models=by_scale(2, 4, 10, scale=scale),
+                    steps=by_scale(500, 25000, 30000, scale=scale), log_every=by_scale(50, 100, 50, scale=scale))
+    Ds = by_scale([500, 2000, 8000], [1500, 3000, 6000, 10000, 15000, 22000],
+                  [500, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 11000, 12000, 13000,
+                   14000, 15000, 20000, 25000, 30000, 35000], scale=scale)
+    data_cfgs = [dict(common, lr=0.05, init_std=by_scale(0.01, 0.01, 0.001, scale=scale), D=D,
+                      batch=by_scale(200, 1000, 2000, scale=scale), n_models=by_scale(1, 2, 10, scale=scale),
+                      steps=by_scale(300, 12000, 100000, scale=scale), log_every=by_scale(100, 3000, 5000, scale=scale),
+                      lr_halve_every=by_scale(None, None, 50000, scale=scale))
+                 for D in Ds]
+    widths = by_scale([1, 4, 8, 16], [1, 2, 3, 4, 6, 8, 10, 12, 16, 20, 24], list(range(1, 25)), scale=scale)
+    n_w = by_scale(1, 2, 10, scale=scale)
+    width_cfg = dict(common, optimizer="adam", lr=0.01, init_std=0.05, weight_decay=5e-4,
+                     widths=[w for w in widths for _ in range(n_w)], steps=by_scale(300, 20000, 100000, scale=scale),
+                     log_every=by_scale(100, 2500, 5000, scale=scale))
+    oos_cfg = dict(b, n_skills=8, alpha=0.3, lr=0.02, init_std=0.01, n_models=by_scale(2, 2, 10, scale=scale),
+                   steps=by_scale(500, 35000, 60000, scale=scale), log_every=by_scale(50, 100, 50, scale=scale))
+    return {"time": [time_cfg], "data": data_cfgs, "width": [width_cfg], "oos_time": [oos_cfg]}
+
+
+# ----- from sweep results to curves and constants ---------------------------------------------------
+def time_curves(result: dict):
+    """``steps`` (n_logs,) and ``R`` (n_logs, n_models, n_skills) of a :func:`train_point` result."""
+    return np.asarray(result["steps"], dtype=float), np.asarray(result["R"], dtype=float)
+
+
+def final_by_resource(results: list, configs: list, key: str = "D"):
+    """End-of-training R_k/S of one point per resource value: ``x`` (n_x,), ``R`` (n_x, n_models, n_skills)."""
+    x = np.array([c[key] for c in configs], dtype=float)
+    return x, np.stack([np.asarray(r["R"], dtype=float)[-1] for r in results])
+
+
+def final_by_width(result: dict):
+    """End-of-training R_k/S of a masked width ensemble: ``widths`` (n_w,), ``R`` (n_w, n_seeds, n_skills)."""
+    w = np.asarray(result["widths"])
+    R = np.asarray(result["R"], dtype=float)[-1]
+    uniq = np.unique(w)
+    return uniq.astype(float), np.stack([R[w == u] for u in uniq])
+
+
+def mlp_R0(init_std: float) -> float:
+    """The paper code's starting strength of its MLP, R_k(0) = init_std^2 / 3.6 (``theo_time``; an
+    empirical fit by the authors, used when R0 is fixed rather than fitted)."""
+    return float(_checks.positive("init_std", init_std)) ** 2 / 3.6
+
+
+def fit_calibration(grids: dict, results: dict) -> dict:
+    """All calibration fits of the n_s = 1 runs (:func:`calibration_grids` and their sweep results).
+
+    Returns :class:`SeedFits` under ``"B2"`` (R0 fitted), ``"B2_fixed_R0"`` (R0 = :func:`mlp_R0`),
+    ``"D_c"`` (Eq. 17), ``"D_c_projection"`` (R = S d/D_c) and ``"N_c"`` (Prop. 2).
+    """
+    out = {}
+    tc = {**NETWORK_DEFAULTS, **grids["time"][0]}
+    steps, R = time_curves(results["time"][0])
+    Y = R[:, :, 0].T                                          # (n_seeds, n_logs)
+    out["B2"] = fit_seeds(fit_time, steps, Y, S=tc["S"], lr=tc["lr"], convention="mse")
+    out["B2_fixed_R0"] = fit_seeds(fit_time, steps, Y, S=tc["S"], lr=tc["lr"], convention="mse",
+                                   R0=mlp_R0(tc["init_std"]))
+    D, RD = final_by_resource(results["data"], grids["data"], "D")
+    out["D_c"] = fit_seeds(fit_data, D, RD[:, :, 0].T)
+    out["D_c_projection"] = fit_seeds(fit_data, D, RD[:, :, 0].T, form="projection")
+    N, RN = final_by_width(results["width"][0])
+    out["N_c"] = fit_seeds(fit_width, N, RN[:, :, 0].T)
     return out

@@ -94,3 +94,28 @@ def test_crossing_edge_cases_and_batch():
 def test_bad_input(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_train_point_shapes_and_determinism():
+    cfg = dict(n_skills=2, widths=[3, 5], steps=20, batch=64, log_every=10, probe_n=64, lr=0.05)
+    a = calibrate.train_point(cfg)
+    b = calibrate.train_point(cfg)
+    R = np.asarray(a["R"])
+    assert R.shape == (3, 2, 2) and list(a["steps"]) == [0, 10, 20] and a["widths"] == [3, 5]
+    np.testing.assert_array_equal(R, np.asarray(b["R"]))
+    with pytest.raises(ValueError, match="unknown keys"):
+        calibrate.train_point(dict(cfg, widht=3))
+
+
+@pytest.mark.parametrize("scale", ["ci", "default", "paper"])
+def test_grids_are_valid_configs(scale):
+    from skillkit.train import TrainConfig
+    for grids in (calibrate.calibration_grids(scale), calibrate.emergence_grids(scale)):
+        for configs in grids.values():
+            for c in configs:
+                assert set(c) <= set(calibrate.NETWORK_DEFAULTS)
+                full = {**calibrate.NETWORK_DEFAULTS, **c}
+                n = len(full["widths"]) if isinstance(full["widths"], list) else full["n_models"]
+                TrainConfig(steps=full["steps"], batch=full["batch"], lr=full["lr"], optimizer=full["optimizer"],
+                            weight_decay=full["weight_decay"], D=full["D"], lr_halve_every=full["lr_halve_every"],
+                            log_every=full["log_every"], probe_n=full["probe_n"]).validate(n)
