@@ -315,7 +315,7 @@ def emergence_grids(scale: str | None = None) -> dict:
     b = _base(scale)
     common = dict(b, n_skills=5, alpha=0.6)
     time_cfg = dict(common, lr=0.02, init_std=0.01, n_models=by_scale(2, 4, 10, scale=scale),
-                    steps=by_scale(500, 25000, 30000, scale=scale), log_every=by_scale(50, 100, 50, scale=scale))
+                    steps=by_scale(500, 40000, 30000, scale=scale), log_every=by_scale(50, 100, 50, scale=scale))
     Ds = by_scale([500, 2000, 8000], [1500, 3000, 6000, 10000, 15000, 22000],
                   [500, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 11000, 12000, 13000,
                    14000, 15000, 20000, 25000, 30000, 35000], scale=scale)
@@ -330,7 +330,7 @@ def emergence_grids(scale: str | None = None) -> dict:
                      widths=[w for w in widths for _ in range(n_w)], steps=by_scale(300, 20000, 100000, scale=scale),
                      log_every=by_scale(100, 2500, 5000, scale=scale))
     oos_cfg = dict(b, n_skills=8, alpha=0.3, lr=0.02, init_std=0.01, n_models=by_scale(2, 2, 10, scale=scale),
-                   steps=by_scale(500, 35000, 60000, scale=scale), log_every=by_scale(50, 100, 50, scale=scale))
+                   steps=by_scale(500, 50000, 60000, scale=scale), log_every=by_scale(50, 200, 50, scale=scale))
     return {"time": [time_cfg], "data": data_cfgs, "width": [width_cfg], "oos_time": [oos_cfg]}
 
 
