@@ -263,24 +263,89 @@ def bench_memory(device, threads):
     return out
 
 
+class _Generic(torch.nn.Module):
+    """The paper's MLP seen as an arbitrary ensemble module: trained through autograd."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.n_models, self.seeds = inner, inner.n_models, inner.seeds
+
+    def forward(self, x):
+        return self.inner(x)
+
+
 # ----- 6. precision -------------------------------------------------------------------------------------
+def _crossing(steps, r, level=0.5):
+    """First step (linearly interpolated) at which r reaches ``level``; nan if never."""
+    above = np.nonzero(r >= level)[0]
+    if len(above) == 0:
+        return float("nan")
+    j = above[0]
+    if j == 0:
+        return float(steps[0])
+    return float(steps[j - 1] + (level - r[j - 1]) / (r[j] - r[j - 1]) * (steps[j] - steps[j - 1]))
+
+
 def bench_precision(device, task):
-    modes = ["float32", "bfloat16"] + (["tf32"] if device.type == "cuda" else [])
+    """float32 (hand-written backward) against float32 through autograd (same maths, other rounding:
+    the noise floor), bfloat16 autocast, and TF32 on CUDA. Emergence is steep in time, so a tiny shift
+    of the emergence step gives a large momentary Delta R; we report the shift of the step at which
+    R_1/S crosses 1/2 and the difference of the final R_k/S."""
+    modes = ["float32", "float32-autograd", "bfloat16"] + (["tf32"] if device.type == "cuda" else [])
     out = {}
     ref = None
     for mode in modes:
         net = MLPEnsemble(4, DIM, 200, init_std=0.01, seed=0, device=device)
-        cfg = TrainConfig(steps=1500, batch=1000, lr=0.1, log_every=250, probe_n=2000, precision=mode)
+        if mode == "float32-autograd":
+            net = _Generic(net)
+        cfg = TrainConfig(steps=2500, batch=1000, lr=0.02, log_every=25, probe_n=2000,
+                          precision="float32" if mode == "float32-autograd" else mode)
         t0 = time.perf_counter()
         res = train(net, task, cfg, progress=False)
         _sync(device)
         sec = time.perf_counter() - t0
+        tau = np.array([_crossing(res.steps, res.R[:, i, 0]) for i in range(4)])
         if ref is None:
-            ref = res
-        out[mode] = {"seconds": sec, "max_abs_dR": float(np.abs(res.R - ref.R).max()),
-                     "final_R_mean": float(res.final_R.mean())}
-    out["setup"] = "4 models, width 200, batch 1000, SGD lr 0.1, 1500 steps; dR = R_k/S difference to float32"
+            ref, ref_tau = res, tau
+        out[mode] = {"seconds": sec, "tau_half_skill1": tau.tolist(),
+                     "max_abs_dtau_steps": float(np.nanmax(np.abs(tau - ref_tau))),
+                     "max_abs_dR_final": float(np.abs(res.final_R - ref.final_R).max())}
+    out["setup"] = ("4 models, width 200, init 0.01, batch 1000, SGD lr 0.02, 2500 steps; tau = step at which "
+                    "R_1/S = 1/2; differences to float32 (hand-written backward)")
     return out
+
+
+# ----- 7. torch.compile on the autograd path (used for models without a hand-written backward) ---------
+def bench_compile(device, task, repeat):
+    B, W = 4000, 1000
+    net = _Generic(MLPEnsemble(1, DIM, W, init_std=0.01, seed=0, device=device))
+    smp = Sampler(task, [1], B, device=device)
+    xa, y = smp.batch(0)
+    x, y = xa[..., :DIM].contiguous(), y.clone()
+    params = list(net.parameters())
+
+    def make_step(f):
+        def step():
+            for p in params:
+                p.grad = None
+            ((f(x) - y) ** 2).mean(1).sum().backward()
+            with torch.no_grad():
+                for p in params:
+                    p.sub_(0.02 * p.grad)
+        return step
+
+    eager = make_step(net)
+    t0 = time.perf_counter()
+    try:
+        compiled = make_step(torch.compile(net))
+        compiled()
+        _sync(device)
+    except Exception as err:                                   # noqa: BLE001
+        return {"available": False, "error": f"{type(err).__name__}: {err}"[:300]}
+    t_compile = time.perf_counter() - t0
+    te, tc = timeit_paired([eager, compiled], device, repeat, warmup=1, inner=3)
+    return {"available": True, "compile_seconds": t_compile, "eager_step_ms": [1e3 * te[0], 1e3 * te[1]],
+            "compiled_step_ms": [1e3 * tc[0], 1e3 * tc[1]], "speedup": te[0] / tc[0]}
 
 
 def main(argv=None):
@@ -291,7 +356,7 @@ def main(argv=None):
                          "else torch's default)")
     ap.add_argument("--repeat", type=int, default=7, help="timings per measurement (min and median)")
     ap.add_argument("--skip", nargs="*", default=[], help="sections to skip: step ensemble multilinear "
-                    "memory precision")
+                    "memory precision compile")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "latest.json"))
     args = ap.parse_args(argv)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -327,6 +392,9 @@ def main(argv=None):
         print("  memory done", flush=True)
     if "precision" not in args.skip:
         results["precision"] = bench_precision(device, task)
+    if "compile" not in args.skip:
+        results["compile"] = bench_compile(device, task, args.repeat)
+        print("  compile done", flush=True)
     results["total_seconds"] = time.perf_counter() - t_start
     Path(args.out).write_text(json.dumps(results, indent=1))
     print_table(results)
@@ -378,8 +446,13 @@ def print_table(r):
     if "precision" in r:
         for mode, v in r["precision"].items():
             if isinstance(v, dict):
-                rows.append((f"precision {mode}: time, max |dR/S| vs float32",
-                             f"{v['seconds']:.1f} s, {v['max_abs_dR']:.1e}"))
+                rows.append((f"precision {mode}: time; shift of skill-1 emergence; final |dR/S|",
+                             f"{v['seconds']:.1f} s; {v['max_abs_dtau_steps']:.1f} steps; {v['max_abs_dR_final']:.1e}"))
+    if "compile" in r:
+        c = r["compile"]
+        rows.append(("torch.compile, autograd MLP step: eager / compiled (compile time)",
+                     f"{c['eager_step_ms'][0]:.1f} / {c['compiled_step_ms'][0]:.1f} ms ({c['compile_seconds']:.0f} s)"
+                     if c.get("available") else f"not available: {c.get('error', '')[:60]}"))
     w = max(len(a) for a, _ in rows)
     print(f"\n{'benchmark'.ljust(w)}  result")
     print("-" * (w + 40))

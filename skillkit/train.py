@@ -259,17 +259,19 @@ def evaluate_R(net: nn.Module, x: torch.Tensor, g: torch.Tensor, n_skills: int, 
 
     One batched evaluation of the ensemble, in row blocks so that (n_models, rows, width) stays below
     ``max_elems`` elements (small blocks keep the peak memory low and the activations in cache).
-    Returns a (n_models, n_skills) float64 tensor on the device.
+    Returns a (n_models, n_skills) float64 tensor on the device (float32 on Apple ``mps``, which has
+    no float64).
     """
     M = net.n_models
     n = x.shape[0] // n_skills
     width = getattr(net, "width", 1024)
     rows = max(256, max_elems // max(1, M * width))
     skill = torch.arange(n_skills, device=x.device).repeat_interleave(n)
-    sums = torch.zeros(M, n_skills, dtype=torch.float64, device=x.device)
+    acc = torch.float32 if x.device.type == "mps" else torch.float64
+    sums = torch.zeros(M, n_skills, dtype=acc, device=x.device)
     for s in range(0, x.shape[0], rows):
         f = net(x[s:s + rows])                                            # (M, rows)
-        sums.index_add_(1, skill[s:s + rows], f.double() * g[s:s + rows].double())
+        sums.index_add_(1, skill[s:s + rows], f.to(acc) * g[s:s + rows].to(acc))
     return sums / (n * S)
 
 
@@ -519,7 +521,7 @@ def train(net: nn.Module, task: MultitaskSparseParity, cfg: TrainConfig | None =
         for p in params:
             if p.ndim == 0 or p.shape[0] != M:
                 raise ValueError("lr_per_model needs every parameter to have the model axis (n_models) first")
-        lr_model = torch.tensor([float(v) for v in cfg.lr_per_model], dtype=torch.float64, device=device)
+        lr_model = torch.tensor([float(v) for v in cfg.lr_per_model], dtype=torch.float32, device=device)
     fast = isinstance(net, MLPEnsemble) and cfg.precision != "bfloat16" and dtype == torch.float32
     use_compile = cfg.compile if cfg.compile is not None else (device.type == "cuda")
     fwd = net
@@ -610,7 +612,7 @@ def train(net: nn.Module, task: MultitaskSparseParity, cfg: TrainConfig | None =
                 R = evaluate_R(net, px, pg, task.n_skills, task.S)
                 log_steps.append(t)
                 log_R.append(R.cpu().numpy())
-                log_loss.append(loss.double().cpu().numpy())
+                log_loss.append(loss.detach().cpu().double().numpy())
                 if callback is not None:
                     callback(t, log_R[-1], log_loss[-1])
                 bar.update(min(t, cfg.steps) - last_bar)
