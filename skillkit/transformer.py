@@ -29,7 +29,7 @@ from torch import nn
 
 from . import _checks
 
-__all__ = ["TransformerConfig", "PAPER_CONFIG", "SparseParityTransformer"]
+__all__ = ["TransformerConfig", "PAPER_CONFIG", "SparseParityTransformer", "emergence_run"]
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,10 @@ class TransformerConfig:
 PAPER_CONFIG = TransformerConfig.paper()
 
 
-def _uniform(gen, shape, bound):
-    return (torch.rand(shape, generator=gen, dtype=torch.float32) * 2.0 - 1.0) * bound
+def _uniform(gens, shape, bound):
+    """One uniform(-bound, bound) tensor per model generator, stacked on a leading model axis."""
+    return torch.stack([(torch.rand(shape, generator=g, dtype=torch.float32) * 2.0 - 1.0) * bound
+                        for g in gens])
 
 
 class SparseParityTransformer(nn.Module):
@@ -90,7 +92,9 @@ class SparseParityTransformer(nn.Module):
     ----------
     config : a :class:`TransformerConfig`; ``config.n_tokens`` must equal the task's ``dim``.
     n_models : ensemble size, at least 1.
-    seed : seeds the initialisation (a private generator; the global one is untouched).
+    seed : model ``i`` is initialised from its own generator seeded with ``seed + i`` (the global
+        generator is untouched), so member ``i`` equals member 0 of an ensemble built with ``seed + i``.
+        ``self.seeds`` lists them; :func:`skillkit.train.train` keys each model's data stream on it.
     """
 
     def __init__(self, config: TransformerConfig = PAPER_CONFIG, n_models: int = 1, seed: int = 0):
@@ -100,15 +104,16 @@ class SparseParityTransformer(nn.Module):
         self.config = config
         self.n_models = _checks.integer("n_models", n_models, lo=1)
         seed = _checks.integer("seed", seed, lo=0)
-        gen = torch.Generator().manual_seed(seed)
+        self.seeds = [seed + i for i in range(self.n_models)]
+        gens = [torch.Generator().manual_seed(s) for s in self.seeds]
         M, L, d, H = self.n_models, config.n_tokens, config.width, config.n_heads
         hid = config.mlp_ratio * d
         exit_scale = 1.0 / math.sqrt(4 * config.n_layers)
 
         def linear(fan_in, fan_out, scale=1.0):
             bound = 1.0 / math.sqrt(fan_in)
-            w = nn.Parameter(scale * _uniform(gen, (M, fan_in, fan_out), bound))
-            b = nn.Parameter(scale * _uniform(gen, (M, fan_out), bound))
+            w = nn.Parameter(scale * _uniform(gens, (fan_in, fan_out), bound))
+            b = nn.Parameter(scale * _uniform(gens, (fan_out,), bound))
             return w, b
 
         # token embedding: Linear(2 + L -> d) on [one-hot value ; one-hot position], stored split
@@ -199,3 +204,36 @@ class SparseParityTransformer(nn.Module):
     def n_params(self) -> int:
         """Trainable parameters of one member of the ensemble."""
         return sum(p.numel() for p in self.parameters()) // self.n_models
+
+
+# ----- the emergence experiment of Fig. 4, as one sweep point ------------------------------------------
+def emergence_run(config: dict) -> dict:
+    """Train an ensemble of transformers on multitask sparse parity and log ``R_k/S`` (Fig. 4 of the paper).
+
+    ``config`` is a plain dict (the unit that :func:`skillkit.sweeps.run` caches): the task
+    (``n_skills``, ``n_bits``, ``k`` relevant bits per skill, ``alpha``, ``S``, ``task_seed``), the model
+    (``width``, ``n_heads``, ``n_layers``, ``mlp_ratio``), the ensemble (``n_models`` models with
+    seeds ``seed, seed + 1, ...``) and the training (``steps``, ``batch``, ``lr``, ``optimizer``,
+    ``momentum``, ``weight_decay``, ``log_every``, ``probe_n``) passed to :func:`skillkit.train.train`
+    (fresh samples every step; each model its own data stream). Optional ``device`` (default cpu).
+
+    Returns a JSON-ready dict: ``steps`` (n_logs,), ``R`` (n_logs, n_models, n_skills) = R_k/S,
+    ``loss`` (n_logs, n_models), ``probs`` (n_skills,) = P_s(k), ``seconds`` (wall time of training).
+    """
+    from .data import MultitaskSparseParity
+    from .train import TrainConfig, train     # imported here: skillkit.models may re-export this module
+
+    c = dict(config)
+    task = MultitaskSparseParity(n_skills=c["n_skills"], n_bits=c["n_bits"], k=c.get("k", 3),
+                                 alpha=c["alpha"], S=c.get("S", 1.0), seed=c.get("task_seed", 0),
+                                 device=c.get("device", "cpu"))
+    mcfg = TransformerConfig(n_tokens=task.dim, width=c["width"], n_heads=c.get("n_heads", 4),
+                             n_layers=c.get("n_layers", 1), mlp_ratio=c.get("mlp_ratio", 4))
+    model = SparseParityTransformer(mcfg, n_models=c.get("n_models", 1), seed=c.get("seed", 0))
+    model = model.to(c.get("device", "cpu"))
+    tcfg = TrainConfig(steps=c["steps"], batch=c["batch"], lr=c["lr"], optimizer=c.get("optimizer", "sgd"),
+                       momentum=c.get("momentum", 0.0), weight_decay=c.get("weight_decay", 0.0),
+                       log_every=c.get("log_every", 100), probe_n=c.get("probe_n", 20000),
+                       seed=c.get("data_seed", 0), compile=c.get("compile"))
+    res = train(model, task, tcfg, progress=c.get("progress", True))
+    return {"steps": res.steps, "R": res.R, "loss": res.loss, "probs": task.probs, "seconds": res.seconds}
