@@ -75,6 +75,9 @@ def test_probe_R_matches_measure_skill_strengths(task):
         ref = measure.skill_strengths(lambda z: m(z), task, n=500,
                                       generator=torch.Generator().manual_seed(4 + 7919))
         np.testing.assert_allclose(R[i], ref / task.S, rtol=1e-5, atol=1e-7)
+    # row blocks (here 256 rows, not aligned with the 500 rows per skill) do not change R
+    Rb = evaluate_R(net, x, g, task.n_skills, task.S, max_elems=1).numpy()
+    np.testing.assert_allclose(Rb, R, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("opt", ["sgd", "adam"])
