@@ -512,7 +512,7 @@ def train(net: nn.Module, task: MultitaskSparseParity, cfg: TrainConfig | None =
     if not isinstance(M, int) or M < 1:
         raise ValueError("net must be an ensemble module with an integer attribute n_models >= 1")
     cfg.validate(M)
-    if getattr(net, "dim", task.dim) != task.dim:
+    if isinstance(net, MLPEnsemble) and net.dim != task.dim:
         raise ValueError(f"net.dim ({net.dim}) must equal task.dim ({task.dim})")
     params = [p for p in net.parameters() if p.requires_grad]
     device, dtype = params[0].device, params[0].dtype

@@ -54,7 +54,8 @@ def test_int32_hash_equals_the_reference_and_table_equals_columnwise_rows():
     v = torch.randint(-2**31, 2**31 - 1, (5000,), dtype=torch.int32)
     got = (train_mod._mix32(v).to(torch.int64) & 0xFFFFFFFF).tolist()
     assert got == [train_mod._mix32_int(int(a) & 0xFFFFFFFF) for a in v.tolist()]
-    for n_skills, n_bits in [(5, 32), (3, 40), (12, 60)]:            # rows spanning 1-3 words
+    for n_skills, n_bits in [(5, 32), (3, 40), (12, 60), (40, 120)]:  # rows of 1-5 words; 40 skills
+                                                                       # take the searchsorted path
         t = MultitaskSparseParity(n_skills=n_skills, n_bits=n_bits, k=3, alpha=0.5, seed=2)
         fast = Sampler(t, [3, 4], 50)
         slow = Sampler(t, [3, 4], 50)
@@ -64,6 +65,9 @@ def test_int32_hash_equals_the_reference_and_table_equals_columnwise_rows():
         assert fast._table is not None and torch.equal(xa, xs) and torch.equal(y, ys)
         assert torch.equal(y[1], t.target(xa[1, :, :t.dim]))
         assert torch.equal(xa[..., :n_skills].argmax(-1), sk)
+        wide = fast.make(1, 20000)[2].flatten().numpy()
+        freq = np.bincount(wide, minlength=n_skills) / wide.size
+        np.testing.assert_allclose(freq, t.probs, atol=5 * np.sqrt(t.probs.max() / wide.size))
 
 
 def test_probe_R_matches_measure_skill_strengths(task):
