@@ -163,7 +163,8 @@ def bench_ensemble(device, task, repeat):
     widths = [w for w in range(1, 21) for _ in range(10)]
     M = len(widths)
     out = {"n_models": M, "widths": "1..20 x 10 seeds", "batch": B, "optimizer": "adam"}
-    for shared in (False, True):
+
+    def ensemble_step(shared):
         net = MLPEnsemble(M, DIM, widths, init_std=0.05, seed=0, device=device)
         cfg = TrainConfig(batch=B, lr=0.05, optimizer="adam", shared_batch=shared)
         smp = Sampler(task, _data_keys(net, cfg), B, device=device)
@@ -177,12 +178,10 @@ def bench_ensemble(device, task, repeat):
             _, grads = net.loss_and_grad(xa, y)
             opt.step(grads, cfg.lr)
             state["t"] += 1
+        return step, smp
 
-        t = timeit(step, device, max(3, repeat // 2), warmup=1)
-        ts = timeit(lambda: smp.batch(7), device, max(3, repeat // 2), warmup=1)
-        key = "shared_batch" if shared else "independent"
-        out[f"ensemble_{key}_step_ms"] = [1e3 * t[0], 1e3 * t[1]]
-        out[f"sampling_{key}_ms"] = [1e3 * ts[0], 1e3 * ts[1]]
+    step_ind, smp_ind = ensemble_step(False)
+    step_sh, smp_sh = ensemble_step(True)
     # the loop: 200 plain PyTorch models, each with its own data (task.sample) and optimiser
     net = MLPEnsemble(M, DIM, widths, init_std=0.05, seed=0, device=device)
     models = [net.model(i) for i in range(M)]
@@ -197,12 +196,19 @@ def bench_ensemble(device, task, repeat):
             torch.nn.functional.mse_loss(m(xs)[:, 0], ys).backward()
             o.step()
 
-    tl = timeit(loop_step, device, repeat=3, warmup=1)
+    # interleaved: loop, independent, shared, loop, ... so that load bursts hit all three alike
+    tl, ti, tsh = timeit_paired([loop_step, step_ind, step_sh], device, repeat=max(3, repeat // 2), warmup=1)
+    si, ssh = timeit_paired([lambda: smp_ind.batch(7), lambda: smp_sh.batch(7)], device,
+                            max(3, repeat // 2), warmup=1)
     out["loop_step_ms"] = [1e3 * tl[0], 1e3 * tl[1]]
-    out["ratio_independent"] = tl[0] / (out["ensemble_independent_step_ms"][0] / 1e3)
-    out["ratio_shared_batch"] = tl[0] / (out["ensemble_shared_batch_step_ms"][0] / 1e3)
-    out["ratio_independent_median"] = tl[1] / (out["ensemble_independent_step_ms"][1] / 1e3)
-    out["ratio_shared_batch_median"] = tl[1] / (out["ensemble_shared_batch_step_ms"][1] / 1e3)
+    out["ensemble_independent_step_ms"] = [1e3 * ti[0], 1e3 * ti[1]]
+    out["ensemble_shared_batch_step_ms"] = [1e3 * tsh[0], 1e3 * tsh[1]]
+    out["sampling_independent_ms"] = [1e3 * si[0], 1e3 * si[1]]
+    out["sampling_shared_batch_ms"] = [1e3 * ssh[0], 1e3 * ssh[1]]
+    out["ratio_independent"] = tl[0] / ti[0]
+    out["ratio_shared_batch"] = tl[0] / tsh[0]
+    out["ratio_independent_median"] = tl[1] / ti[1]
+    out["ratio_shared_batch_median"] = tl[1] / tsh[1]
     return out
 
 

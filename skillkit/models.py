@@ -196,7 +196,6 @@ class MLPEnsemble(nn.Module):
             w2a = w2e.reshape(-1)[active].unsqueeze(1)                         # (n_act, 1)
             chunk = chunk or max(64, (1 << 19) // active.numel())
             g_w1t = torch.zeros_like(w1t)
-            g_w2a = torch.zeros_like(w2a)
             # layout (units, rows): per-model sums and broadcasts are contiguous row operations
             for s in range(0, B, chunk):
                 e = min(B, s + chunk)
@@ -210,14 +209,14 @@ class MLPEnsemble(nn.Module):
                 g = r.mul_(scale)
                 g_b2.add_(g.sum(1))
                 gu = torch.index_select(g, 0, owner)                      # (n_act, b): each unit's model's g
-                g_w2a.add_((h * gu).sum(1, keepdim=True))                # h^T g, unit by unit
                 h.sign_()                                                 # relu'(pre), in place
                 h.mul_(gu)                                                # g * relu'
-                g_w1t.addmm_(h, xc)                                       # (g relu')^T x
+                g_w1t.addmm_(h, xc)                                       # G = (g relu')^T x
+            # ReLU is positively homogeneous: sum_b h_u g_u = sum_b relu'_u g_u (w1_u . x) = w1_u . G_u
+            g_w2.view(-1)[active] = (w1t * g_w1t).sum(1)
             g_w1 = torch.zeros(M * W, D1, dtype=self.w1.dtype, device=self.w1.device)
             g_w1[active] = g_w1t
             g_w1 = g_w1.view(M, W, D1).transpose(1, 2).contiguous()
-            g_w2.view(-1)[active] = g_w2a[:, 0]
         else:
             chunk = chunk or max(64, (1 << 19) // (M * W))
             g_w1 = torch.zeros_like(self.w1)
@@ -232,13 +231,15 @@ class MLPEnsemble(nn.Module):
                 loss.add_((r * r).sum(1))
                 g = r.mul_(scale)                                         # dL/dout, (M, b)
                 g_b2.add_(g.sum(1))
-                g_w2.add_(torch.bmm(g.unsqueeze(1), h).squeeze(1))       # h^T g
                 h.sign_()                                                 # relu'(pre), in place
                 if small:
                     h.mul_(g.unsqueeze(2))
                     g_w1.baddbmm_(xc.transpose(1, 2), h)
                 else:
                     g_w1.baddbmm_((xc * g.unsqueeze(2)).transpose(1, 2), h)
+        if not shared:
+            # ReLU is positively homogeneous: h^T g = sum_b relu' g (w1 . x) = column-wise w1 . G
+            g_w2 = (self.w1 * g_w1).sum(1)
         g_w1.mul_(w2e.unsqueeze(1))
         if self.masked:
             g_w2.mul_(self.mask)
