@@ -308,7 +308,9 @@ def emergence_grids(scale: str | None = None) -> dict:
     """Sweep configs of the n_s = 5, alpha = 0.6 prediction (Fig. 1) and of the out-of-sample setting.
 
     Same optimiser settings per resource as :func:`calibration_grids`. ``oos_time``: alpha = 0.3 and
-    n_s = 8, a setting the paper did not run, on the time axis.
+    n_s = 8, a setting the paper did not run, on the time axis. ``control_rate`` / ``control_noise``: one
+    skill trained with learning rate 0.02 P_s(5) (the rate the model gives skill 5 of the main setting),
+    with the full batch / with the P_s(5) share of it that skill 5 actually gets.
     """
     from .config import by_scale, get_scale
     scale = get_scale(scale)
@@ -331,7 +333,14 @@ def emergence_grids(scale: str | None = None) -> dict:
                      log_every=by_scale(100, 2500, 5000, scale=scale))
     oos_cfg = dict(b, n_skills=8, alpha=0.3, lr=0.02, init_std=0.01, n_models=by_scale(2, 2, 10, scale=scale),
                    steps=by_scale(500, 50000, 60000, scale=scale), log_every=by_scale(50, 200, 50, scale=scale))
-    return {"time": [time_cfg], "data": data_cfgs, "width": [width_cfg], "oos_time": [oos_cfg]}
+    # controls for the rarest skill (chapter 6): one skill alone, with the rate the model gives skill 5
+    # (lr * P_s(5)), first with the full batch, then with only the ~P_s(5) * batch samples skill 5 gets
+    p5 = float(multilinear.skill_probs(0.6, 5)[-1])
+    control = dict(b, n_skills=1, lr=0.02 * p5, init_std=0.01, n_models=by_scale(2, 4, 10, scale=scale),
+                   steps=by_scale(500, 40000, 40000, scale=scale), log_every=by_scale(50, 200, 50, scale=scale))
+    control_noise = dict(control, batch=max(1, round(p5 * b["batch"])))
+    return {"time": [time_cfg], "data": data_cfgs, "width": [width_cfg], "oos_time": [oos_cfg],
+            "control_rate": [control], "control_noise": [control_noise]}
 
 
 # ----- from sweep results to curves and constants ---------------------------------------------------
