@@ -283,7 +283,8 @@ def calibration_grids(scale: str | None = None) -> dict:
     ``time``: SGD, lr 0.02, init 0.01, fresh batches (the paper code's Fig. 1a/11a settings);
     ``data``: SGD, lr 0.05, init 0.01, one training set of size D per point;
     ``width``: Adam, lr 0.01, init 0.05, weight decay 5e-4 (the code's ``train_parameter.py`` decay), widths
-    1..12 in one masked ensemble. ``paper`` uses width 1000, batch 4000 and the paper's seeds.
+    1..12 in one masked ensemble; ``time_paper_size``: the time runs at the paper's width 1000 and batch
+    4000. ``paper`` uses width 1000, batch 4000 and the paper's seeds.
     """
     from .config import by_scale, get_scale
     scale = get_scale(scale)
@@ -301,7 +302,10 @@ def calibration_grids(scale: str | None = None) -> dict:
     width_cfg = dict(b, n_skills=1, optimizer="adam", lr=0.01, init_std=0.05, weight_decay=5e-4,
                      widths=[w for w in widths for _ in range(n_w)], steps=by_scale(300, 6000, 50000, scale=scale),
                      log_every=by_scale(100, 500, 5000, scale=scale))
-    return {"time": [time_cfg], "data": data_cfgs, "width": [width_cfg]}
+    # the time calibration once more at the paper's width and batch (1000, 4000), to see what they change
+    time_big = dict(time_cfg, widths=by_scale(32, 1000, 1000, scale=scale), batch=by_scale(400, 4000, 4000, scale=scale),
+                    n_models=by_scale(2, 4, 50, scale=scale), steps=by_scale(200, 2500, 5000, scale=scale))
+    return {"time": [time_cfg], "data": data_cfgs, "width": [width_cfg], "time_paper_size": [time_big]}
 
 
 def emergence_grids(scale: str | None = None) -> dict:
