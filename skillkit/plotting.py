@@ -8,7 +8,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["style", "skill_colors", "emergence_plot"]
+__all__ = ["style", "skill_colors", "emergence_plot", "glue"]
 
 STYLE = {
     "figure.dpi": 100,
@@ -67,3 +67,16 @@ def emergence_plot(ax, resource, theory=None, measured=None, spread=None, *, xla
     ax.set_ylim(-0.05, 1.1)
     ax.legend(fontsize=8, ncol=2)
     return ax
+
+
+def glue(name: str, fig) -> None:
+    """Store ``fig`` under ``name`` so another page of the book can show it (MyST-NB glue).
+
+    The landing page shows the headline figure of a chapter this way, so the figure is the one the
+    chapter computed. Where MyST-NB is not installed (on Colab, say) this does nothing.
+    """
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return
+    _glue(name, fig, display=False)
