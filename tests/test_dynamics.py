@@ -155,11 +155,11 @@ def _saxe_task(lams, d=4, n=64, seed=0):
 def test_linear_network_modes_follow_eq25():
     """Aligned balanced start: each mode u_k^T W v_k is the logistic of Eq. 25 with S = lambda_k."""
     U, V, lam, X, Y = _saxe_task([1.0, 0.5, 0.25])
-    s0, lr, steps = 1e-3, 0.01, 3000
+    s0, lr, steps = 1e-3, 0.02, 1500
     O, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(4, 4)))   # any hidden rotation
     W1 = O @ np.diag(np.full(4, np.sqrt(s0))) @ V.T
     W2 = U @ np.diag(np.full(4, np.sqrt(s0))) @ O.T
-    rec, W = ml.simulate_linear_network(X, Y, W1, W2, steps, lr=lr, record_every=100)
+    rec, W = ml.simulate_linear_network(X, Y, W1, W2, steps, lr=lr, record_every=50)
     modes = np.einsum("ik,nij,jk->nk", U, W, V)[:, :3]
     ref = np.stack([ml.strength(rec * lr, 1.0, S=l, R0=s0) for l in lam[:3]], axis=1)
     assert np.abs(modes - ref).max() < 0.75 * lr * lam.max()   # Euler error, first order in lr
