@@ -110,9 +110,26 @@ def cmd_from_py(args) -> int:
     return 0
 
 
+def toc_files() -> set[str]:
+    """Every ``file:`` entry of _toc.yml (paths without extension)."""
+    import yaml
+    found, stack = set(), [yaml.safe_load((ROOT / "_toc.yml").read_text())]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key in ("root", "file"):
+                if key in item:
+                    found.add(str(Path(item[key]).with_suffix("")))
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
 def cmd_check(_args) -> int:
     bad = []
     src = colab_source()
+    toc = toc_files()
     for path in notebooks():
         nb = nbformat.read(path, as_version=4)
         first = nb.cells[0]
@@ -121,6 +138,8 @@ def cmd_check(_args) -> int:
         code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
         if any(c.execution_count is None for c in code):
             bad.append(f"{path.name}: has unexecuted code cells")
+        if str(path.relative_to(ROOT).with_suffix("")) not in toc:
+            bad.append(f"{path.name}: not in _toc.yml, so the site would not show it")
     print("\n".join(bad) if bad else f"{len(notebooks())} notebooks ok")
     return 1 if bad else 0
 
