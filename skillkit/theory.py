@@ -5,7 +5,7 @@ from . import _checks
 
 __all__ = ["exponents", "time_integral", "time_integral_small_r", "prefactor_time", "prefactor_data",
            "prefactor_params", "time_params_profile", "compute_optimum", "prefactor_compute", "zipf_norm",
-           "time_law_finite_N"]
+           "time_law_finite_N", "tail_loss"]
 
 
 def exponents(alpha: float) -> dict[str, float]:
@@ -191,3 +191,24 @@ def time_law_finite_N(T, alpha: float, n_skills: int, S: float = 1.0, R0: float 
     K = 0.5 * S**2 * H ** (-1 / (a + 1)) / ((a + 1) * (lr * S) ** (a / (a + 1))) * time_integral(a, S, R0)
     L_C = (S - R0) ** 2 * n_skills ** (-a) / (2 * a * H)
     return K * T ** (-a / (a + 1)) - L_C
+
+
+def tail_loss(alpha: float, n_skills: int, S: float = 1.0, R0: float = 0.0) -> float:
+    """L_C, the loss that a list of ``n_skills`` skills leaves out: the never-learned tail (Eq. 56, App. E.1).
+
+    L_C = (S - R0)^2 / 2 * zeta(alpha+1, n_skills+1) / H_n, with H_n = sum_{j<=n} j^-(alpha+1) the
+    normaliser of the finite list (:func:`zipf_norm`) and zeta(s, q) the Hurwitz zeta function (the
+    skills beyond n_skills). Each left-out skill is weighted as the listed ones are and keeps the
+    strength R0 it starts with: R0 = 0 for the parameter law (no basis function) and the linear
+    model (w(0) = 0), R0 = the initial strength for the multilinear time and data laws. The paper's
+    Eq. 56 writes the integral approximation S^2 A N^-alpha / (2 alpha), A = 1/H_n, which this
+    equals up to O(1/N). Adding L_C to the loss of the finite list gives the loss the infinite-list
+    laws describe while the tail is unlearned (chapters 3 and 4 fit exponents to L + L_C).
+    """
+    a = float(_checks.positive("alpha", alpha))
+    n = _checks.integer("n_skills", n_skills, lo=1)
+    S = float(_checks.positive("S", S))
+    R0 = float(np.asarray(_checks.in_closed_interval("R0", R0, 0.0, S)))
+    if R0 >= S:
+        raise ValueError(f"R0 must lie in [0, S) = [0, {S}), got {R0!r}")
+    return float(0.5 * (S - R0) ** 2 * special.zeta(a + 1.0, n + 1.0) / zipf_norm(a, n))

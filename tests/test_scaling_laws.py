@@ -162,3 +162,36 @@ def test_binomial_weights_equal_the_full_sum_over_counts():
         got[d] = w
         np.testing.assert_allclose(got, full, rtol=0, atol=1e-15)
         assert got.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("alpha", [0.3, 0.6, 0.9])
+def test_tail_loss_is_the_left_out_sum(alpha):
+    n, M = 1000, 1_000_000
+    s = alpha + 1
+    H_n = float(np.sum(np.arange(1, n + 1, dtype=float) ** -s))
+    # the tail sum_{j > n} j^-s: explicit up to M, Euler-Maclaurin beyond (error ~ M^-(s+3))
+    head = float(np.sum(np.arange(n + 1, M + 1, dtype=float) ** -s))
+    rest = M ** (1 - s) / (s - 1) - M**-s / 2 + s * M ** (-s - 1) / 12
+    for S, R0 in [(1.0, 0.0), (1.0, 0.01), (5.0, 0.5)]:
+        want = 0.5 * (S - R0) ** 2 * (head + rest) / H_n
+        assert theory.tail_loss(alpha, n, S, R0) == pytest.approx(want, rel=1e-9)
+    # the paper's integral form S^2 A N^-alpha / (2 alpha) (Eq. 56) agrees to O(1/N)
+    eq56 = n**-alpha / (2 * alpha * H_n)
+    assert theory.tail_loss(alpha, n) == pytest.approx(eq56, rel=2 / n)
+    assert abs(theory.tail_loss(alpha, n) / eq56 - 1) > 1e-5        # ... but is not the same number
+    # consistency with the model: the parameter law of a longer list is the difference of two tails
+    n2 = 4 * n
+    H_n2 = theory.zipf_norm(alpha, n2)
+    diff = (theory.tail_loss(alpha, n) * theory.zipf_norm(alpha, n) - theory.tail_loss(alpha, n2) * H_n2) / H_n2
+    assert multilinear.loss(alpha, n2, N=n) == pytest.approx(diff, rel=1e-9)
+
+
+def test_tail_loss_validation():
+    with pytest.raises(ValueError, match="alpha"):
+        theory.tail_loss(0.0, 10)
+    with pytest.raises(ValueError, match="n_skills"):
+        theory.tail_loss(0.6, 0)
+    with pytest.raises(ValueError, match="R0"):
+        theory.tail_loss(0.6, 10, S=1.0, R0=1.0)
+    with pytest.raises(ValueError, match="R0"):
+        theory.tail_loss(0.6, 10, S=1.0, R0=-0.1)
