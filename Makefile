@@ -43,10 +43,13 @@ test-book: $(STAMP)
 	rm -rf _build/.doctrees
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-# the browser test of the built site; installs Debian's chromium when missing (needs root), and
-# skips with a clear message where it cannot
+# the browser test of the built site. The browser is $CHROME_BIN/$CHROMEDRIVER when set, else the first
+# working chromium, chromium-browser, google-chrome or chrome (and chromedriver) on the PATH; when there
+# is none, Debian's chromium is installed (needs root), and the test skips with a clear message where it
+# cannot be (fails instead with SKILLKIT_REQUIRE_BROWSER=1, as in CI)
+FIND_CHROME := import sys; sys.path.insert(0, "tests"); from test_site import find_chrome; sys.exit(bool(find_chrome()[2]))
 test-site: $(STAMP)
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	@$(BIN)/python -c '$(FIND_CHROME)' 2>/dev/null || \
 	  { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 \
 	    || echo "could not install chromium: the browser checks will be skipped"; }
 	SKILLKIT_SITE_DIR=_build/html $(BIN)/python -m pytest tests/test_site.py -q -rs

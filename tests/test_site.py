@@ -1,16 +1,22 @@
 """The built site as a reader meets it: every page of the table of contents in headless Chromium.
 
 For each page: it loads, MathJax typesets every formula without error, every image loads with a
-nonzero size, the browser logs no error, and a chapter's Colab link points at its ``.ipynb`` on the
-main branch of the repository named in ``_config.yml``. A screenshot of each page goes to
-``_build/screenshots/``. Links inside the site are checked statically, every one of them.
+nonzero natural width and height, the browser logs no error, and a chapter's Colab link points at
+its ``.ipynb`` on the main branch of the repository named in ``_config.yml``. The whole of each page
+is saved, top to bottom, as ``_build/screenshots/<page>_01.png``, ``_02.png``, ... (``PART`` px of
+page each). Links inside the site are checked statically, every one of them, and no page loads a
+script or style from the network.
 
 ``SKILLKIT_SITE_DIR`` points at an existing build (``make test`` builds first); without it the test
-builds the book into ``_build`` itself. Where Chromium (Debian packages ``chromium`` and
-``chromium-driver``) or selenium is missing, the browser checks are skipped with that reason.
+builds the book into ``_build`` itself. The browser is ``$CHROME_BIN`` and the driver
+``$CHROMEDRIVER`` when set, else the first working chromium, chromium-browser, google-chrome or
+chrome, and chromedriver, on the PATH. Where none is found (on Debian: packages ``chromium`` and
+``chromium-driver``) or selenium is missing, the browser checks are skipped with that reason,
+unless ``SKILLKIT_REQUIRE_BROWSER`` is set (CI), which makes that a failure.
 """
 from __future__ import annotations
 
+import base64
 import functools
 import http.server
 import os
@@ -18,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import struct
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
@@ -29,6 +36,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "_build" / "screenshots"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+WIDTH, VIEWPORT = 1280, 1000      # the browser window, in CSS pixels
+PART = 2000                       # height of one screenshot part
 
 
 def toc_pages() -> list[str]:
@@ -78,24 +87,66 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def _works(binary: str) -> bool:
+    """True if ``binary --version`` runs (Ubuntu's ``chromium-browser`` snap stub does not)."""
+    try:
+        return subprocess.run([binary, "--version"], capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+def find_chrome() -> tuple[str | None, str | None, str]:
+    """(browser, chromedriver, why-not) from $CHROME_BIN / $CHROMEDRIVER, else the PATH.
+
+    ``$CHROMEWEBDRIVER`` (the folder GitHub's Ubuntu runners put chromedriver in) is also searched.
+    A variable that is set must name a working program: that is an error, not a reason to skip.
+    """
+    chrome = os.environ.get("CHROME_BIN")
+    if chrome:
+        if not _works(chrome):
+            raise RuntimeError(f"CHROME_BIN={chrome} does not run (`{chrome} --version` failed)")
+    else:
+        chrome = next((path for path in map(shutil.which, BROWSERS) if path and _works(path)), None)
+    driver = os.environ.get("CHROMEDRIVER")
+    if driver:
+        if not _works(driver):
+            raise RuntimeError(f"CHROMEDRIVER={driver} does not run (`{driver} --version` failed)")
+    else:
+        folder = os.environ.get("CHROMEWEBDRIVER")
+        found = [shutil.which("chromedriver")] + ([str(Path(folder) / "chromedriver")] if folder else [])
+        driver = next((path for path in found if path and _works(path)), None)
+    why = "" if chrome and driver else (
+        "no working " + " or ".join(["Chromium/Chrome (" + ", ".join(BROWSERS) + "; or set CHROME_BIN)"] * (not chrome)
+                                   + ["chromedriver (or set CHROMEDRIVER)"] * (not driver)))
+    return chrome, driver, why
+
+
 @pytest.fixture(scope="session")
 def browser():
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver = shutil.which("chromedriver")
-    if not (chromium and driver):
-        pytest.skip("headless Chromium is not installed here (Debian packages chromium and chromium-driver; "
-                    "`make test` installs them where it can): browser checks skipped")
+    chromium, driver, why = find_chrome()
+    if why:
+        message = (f"headless Chromium is not available: {why}. On Debian, `make test-site` installs the "
+                   "packages chromium and chromium-driver where it can")
+        if os.environ.get("SKILLKIT_REQUIRE_BROWSER"):
+            pytest.fail(message + " (SKILLKIT_REQUIRE_BROWSER is set, so this is a failure)")
+        pytest.skip(message + ": browser checks skipped")
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
     except ImportError:
+        if os.environ.get("SKILLKIT_REQUIRE_BROWSER"):
+            pytest.fail("selenium is not installed")
         pytest.skip("selenium is not installed: browser checks skipped")
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
     profile = tempfile.mkdtemp(prefix="skillkit-chromium-")
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--disable-quic", "--window-size=1280,1000", f"--user-data-dir={profile}"):
+                 "--no-first-run", "--disable-quic", "--hide-scrollbars", "--force-device-scale-factor=1",
+                 f"--window-size={WIDTH},{VIEWPORT}", f"--user-data-dir={profile}"):
         opts.add_argument(flag)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     drv = webdriver.Chrome(service=Service(driver), options=opts)
@@ -118,7 +169,8 @@ Promise.all([mj, ...images]).then(() => {
     n_math: maths.length,
     untypeset: maths.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 60)),
     merrors: Array.from(document.querySelectorAll('mjx-merror')).map(e => e.textContent.slice(0, 60)),
-    broken_images: Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src),
+    broken_images: Array.from(document.images)
+        .filter(i => !(i.complete && i.naturalWidth > 0 && i.naturalHeight > 0)).map(i => i.src),
     n_images: document.images.length,
     colab: Array.from(document.querySelectorAll('a[href*="colab.research.google.com"]')).map(a => a.href),
     title: document.title,
@@ -127,15 +179,58 @@ Promise.all([mj, ...images]).then(() => {
 """
 
 
+def _png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+SETTLE = """
+const done = arguments[arguments.length - 1];
+requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 100)));
+"""
+
+
+def save_screenshots(browser, page: str) -> list[Path]:
+    """The whole page, top to bottom, as ``<page>_01.png``, ``<page>_02.png``, ... (PART px each).
+
+    The viewport is made as tall as the page (DevTools ``Emulation.setDeviceMetricsOverride``), the
+    layout is left to settle, and each part is a clip of it (``Page.captureScreenshot``), so nothing
+    is cut off however long the page is and the parts do not overlap.
+    """
+    stem = page.replace("/", "__")
+    for old in list(SHOTS.glob(f"{stem}.png")) + list(SHOTS.glob(f"{stem}_[0-9][0-9].png")):
+        old.unlink()
+    height = browser.execute_script(
+        "return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)")
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        browser.execute_async_script(SETTLE)
+        height = browser.execute_script(
+            "return Math.max(document.documentElement.scrollHeight, document.body.scrollHeight)")
+        paths = []
+        for n, top in enumerate(range(0, height, PART), start=1):
+            clip = {"x": 0, "y": top, "width": WIDTH, "height": min(PART, height - top), "scale": 1}
+            shot = browser.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "clip": clip})
+            data = base64.b64decode(shot["data"])
+            assert _png_size(data) == (clip["width"], clip["height"]), \
+                f"screenshot part {n} of {page} is {_png_size(data)}, not {clip['width']}x{clip['height']}"
+            path = SHOTS / f"{stem}_{n:02d}.png"
+            path.write_bytes(data)
+            paths.append(path)
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    assert sum(_png_size(p.read_bytes())[1] for p in paths) == height, "screenshots do not cover the page"
+    return paths
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders(page, base_url, browser):
     browser.get(f"{base_url}/{page}.html")
     info = browser.execute_async_script(WAIT_FOR_MATHJAX_AND_IMAGES)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(1280, min(max(int(height), 1000), 8000))   # the whole page, up to 8000 px
-    browser.save_screenshot(str(SHOTS / (page.replace("/", "__") + ".png")))
-    browser.set_window_size(1280, 1000)
+    save_screenshots(browser, page)
     assert "error" not in info, info
     assert info["title"], "page has no title"
     if info["n_math"]:
