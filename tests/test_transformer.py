@@ -132,3 +132,13 @@ def test_emergence_run_through_the_training_loop():
     assert r["R"].shape == (3, 2, 3) and r["loss"].shape == (3, 2)
     assert abs(r["probs"].sum() - 1) < 1e-12
     torch.testing.assert_close(torch.as_tensor(emergence_run(c)["R"]), torch.as_tensor(r["R"]))
+
+
+def test_emergence_run_one_skill():
+    """The one-skill calibration point (n_s = 1): one control token, R of shape (n_logs, n_models, 1)."""
+    from skillkit.transformer import emergence_run
+    c = dict(n_skills=1, n_bits=6, k=2, alpha=0.9, width=8, n_heads=2, n_models=3, steps=4, batch=16,
+             lr=1e-3, optimizer="sgd", momentum=0.9, log_every=2, probe_n=32, progress=False)
+    r = emergence_run(c)
+    assert r["R"].shape == (3, 3, 1) and r["probs"].tolist() == [1.0]
+    assert r["loss"].shape == (3, 3)
