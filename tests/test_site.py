@@ -173,6 +173,10 @@ Promise.all([mj, ...images]).then(() => {
         .filter(i => !(i.complete && i.naturalWidth > 0 && i.naturalHeight > 0)).map(i => i.src),
     n_images: document.images.length,
     colab: Array.from(document.querySelectorAll('a[href*="colab.research.google.com"]')).map(a => a.href),
+    overflowing: Array.from(document.querySelectorAll(
+        'article .pst-scrollable-table-container, article table, article pre, article div.math, article mjx-container[display]'))
+        .filter(e => e.scrollWidth > e.clientWidth + 1)
+        .map(e => `${e.tagName.toLowerCase()} ${e.scrollWidth}px in ${e.clientWidth}px: ${e.textContent.trim().slice(0, 50)}`),
     title: document.title,
   });
 }).catch(e => done({error: String(e)}));
@@ -238,6 +242,9 @@ def test_page_renders(page, base_url, browser):
         assert not info["untypeset"], f"maths left untypeset: {info['untypeset'][:3]}"
         assert not info["merrors"], f"MathJax errors: {info['merrors'][:3]}"
     assert not info["broken_images"], f"images that did not load: {info['broken_images']}"
+    if page.startswith("book/"):
+        # the book's own pages (chapters are notebooks, their outputs are what the code printed)
+        assert not info["overflowing"], f"content wider than the page, scrolls sideways: {info['overflowing'][:3]}"
     severe = [e["message"] for e in browser.get_log("browser")
               if e["level"] == "SEVERE" and "favicon" not in e["message"]]
     assert not severe, f"browser errors: {severe[:3]}"

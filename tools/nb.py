@@ -80,9 +80,33 @@ def cmd_colab(_args) -> int:
     return 0
 
 
+# keys of nb.metadata["skillkit"] written by hand (not by ``run``) that a re-run keeps
+PRESERVED_KEYS = ("from_scratch",)
+
+
+def record_run(nb, scale: str, elapsed: float, where: str) -> None:
+    """Write the run's bookkeeping into ``nb.metadata["skillkit"]``.
+
+    ``scale``, ``runtime_s`` and ``where`` describe this run and replace the previous ones; the
+    hand-written keys of PRESERVED_KEYS (``from_scratch``: what the chapter costs from an empty
+    results cache, e.g. "16 min of training on 2 cores") are kept as they were.
+    """
+    old = nb.metadata.get("skillkit", {}) or {}
+    kept = {key: old[key] for key in PRESERVED_KEYS if key in old}
+    nb.metadata["skillkit"] = {"scale": scale, "runtime_s": round(elapsed, 1), "where": where, **kept}
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def cmd_run(args) -> int:
     from nbclient import NotebookClient
     scale = os.environ.get("SKILLKIT_SCALE", "default")
+    where = os.environ.get("SKILLKIT_WHERE", "2-core CPU (development machine)")
     for name in args.notebooks:
         path = Path(name).resolve()
         nb = nbformat.read(path, as_version=4)
@@ -93,10 +117,9 @@ def cmd_run(args) -> int:
         client.execute()
         elapsed = time.time() - start
         clean(nb)
-        nb.metadata["skillkit"] = {"scale": scale, "runtime_s": round(elapsed, 1),
-                                   "where": os.environ.get("SKILLKIT_WHERE", "2-core CPU (development machine)")}
+        record_run(nb, scale, elapsed, where)
         nbformat.write(nb, path)
-        print(f"{path.relative_to(ROOT)}: ran at scale {scale} in {elapsed:.0f} s")
+        print(f"{_shown(path)}: ran at scale {scale} in {elapsed:.0f} s")
     return 0
 
 
@@ -148,22 +171,48 @@ PACKAGES = ("torch", "numpy", "scipy", "sympy", "matplotlib", "tqdm", "jupyter-b
             "myst-nb", "sphinx-book-theme", "sphinxcontrib-bibtex", "nbval", "pytest")
 
 
-def cmd_runtimes(args) -> int:
-    """Write the reproducibility tables (chapters and package versions) included by book/reproducing.md."""
-    from importlib import metadata
-    lines = ["| chapter | scale of the committed outputs | runtime | where it ran |", "| --- | --- | --- | --- |"]
-    for path in notebooks():
+def _cell(text) -> str:
+    """A value as a markdown table cell: one line, ``|`` escaped."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _runtime(seconds) -> str:
+    if seconds is None:
+        return "not recorded"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def runtimes_table(paths) -> str:
+    """The chapters' table of the reproducibility page, from each notebook's metadata.
+
+    "last run" is ``runtime_s`` (the last ``tools/nb.py run``, which reuses results/), "from an
+    empty results cache" is the hand-written ``from_scratch`` ("—" when absent). Where every
+    chapter ran on the same machine, that is said once under the table instead of in a column.
+    """
+    rows = []
+    for path in map(Path, paths):
         nb = nbformat.read(path, as_version=4)
         title = next((c.source.splitlines()[0].lstrip("# ").strip() for c in nb.cells
                       if c.cell_type == "markdown" and c.source.startswith("# ")), path.stem)
-        meta = nb.metadata.get("skillkit", {})
-        runtime = meta.get("runtime_s")
-        runtime = "not recorded" if runtime is None else (
-            f"{runtime:.0f} s" if runtime < 120 else f"{runtime / 60:.1f} min")
-        lines.append(f"| [{title}](../notebooks/{path.name}) `{path.name}` | {meta.get('scale', '?')} | "
-                     f"{runtime} | {meta.get('where', '?')} |")
-    lines += ["", "Package versions of the environment that built this page:", "",
-              "| package | version |", "| --- | --- |"]
+        meta = nb.metadata.get("skillkit", {}) or {}
+        rows.append((f"[{_cell(title)}](../notebooks/{path.name}) `{path.name}`",
+                     _cell(meta.get("scale", "?")), _runtime(meta.get("runtime_s")),
+                     _cell(meta.get("from_scratch") or "—"), _cell(meta.get("where", "?"))))
+    wheres = {row[-1] for row in rows}
+    one_place = len(wheres) == 1
+    head = ["chapter", "scale", "last run", "from an empty results cache"] + ([] if one_place else ["where it ran"])
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    lines += ["| " + " | ".join(row[:-1] if one_place else row) + " |" for row in rows]
+    if one_place and rows:
+        lines += ["", f"Every chapter ran on: {next(iter(wheres))}."]
+    return "\n".join(lines) + "\n"
+
+
+def cmd_runtimes(args) -> int:
+    """Write the reproducibility tables (chapters and package versions) included by book/reproducing.md."""
+    from importlib import metadata
+    lines = [runtimes_table(notebooks()), "Package versions of the environment that built this page:", "",
+             "| package | version |", "| --- | --- |"]
     lines.append(f"| Python | {sys.version.split()[0]} |")
     for name in PACKAGES:
         try:

@@ -19,7 +19,8 @@
    documented under the module that defines it, the docstring names it where it is imported) links
    to where it is documented, or is shown as code if it is not on the API page (a private helper, a
    module constant); a reference to something that does not exist stays a nitpicky (-n) warning.
-2. Under Jupyter Book 1 the sphinx-thebe configuration script is registered twice, so every page
+2. ``static/book_fixes.css``: an example in a docstring wraps its long lines on the API page.
+3. Under Jupyter Book 1 the sphinx-thebe configuration script is registered twice, so every page
    declares ``const THEBE_JS_URL`` twice and the browser logs a SyntaxError. Duplicate inline
    scripts are dropped from each page.
 """
@@ -28,6 +29,7 @@ from __future__ import annotations
 import importlib
 import io
 import re
+from pathlib import Path
 
 from docutils import nodes
 from docutils.frontend import get_default_settings
@@ -113,7 +115,8 @@ def _napoleon(app, what, name, obj, options, lines: list[str]) -> list[str]:
 # --- 1b. escape what cannot be markup, then parse once; literal block only if that fails ------
 
 _LITERAL = re.compile(r"(``.+?``|:[\w:.+-]+:`[^`]+`|`[^`]+`_{0,2})", re.S)  # left untouched
-_EMPHASIS = re.compile(r"(?<![\w\\])(\*\*?)(?=\S)(.+?)(?<=\S)\1(?![\w*])", re.S)  # *x*, **x**: kept
+# *x* and **x** as a writer means them: after a space or an opening bracket, no * inside; kept
+_EMPHASIS = re.compile(r"(?<![^\s(\[{'\"<\-/:])(\*\*?)(?=[^\s*])([^*]{1,200}?)(?<=\S)\1(?![\w*])")
 _HEAD = re.compile(r"^(\s*)(:[^:`]+:(?=\s|$)|(?:[-*+]|\d+\.|#\.)\s+)?")   # field marker or bullet
 
 
@@ -281,7 +284,16 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     scripts[:] = kept
 
 
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def _add_static(app, config):
+    config.html_static_path.append(str(STATIC))
+
+
 def setup(app):
+    app.connect("config-inited", _add_static)
+    app.add_css_file("book_fixes.css")
     app.connect("autodoc-process-docstring", _render_or_literal)
     app.connect("missing-reference", _resolve_skillkit, priority=900)
     app.connect("html-page-context", _dedupe_scripts)
