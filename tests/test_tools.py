@@ -163,3 +163,20 @@ def test_a_docstring_that_does_not_parse_falls_back_to_a_literal_block():
     assert _render(doc) == ["::", "", "    Bad text", "        unexpected indentation here", "    back.", ""]
     assert _render("Has an undefined |sub| substitution")[0] != "::", "| is escaped, so this one is fine"
     assert _render("See the footnote [1]_.")[0] == "::", "an undefined footnote is a problem"
+
+
+def test_inline_name_colon_entries_of_the_signature_become_parameters():
+    def f(steps=1, batch=2, betas=(0.9, 0.99), eps=1e-8):
+        pass
+    doc = ("Hyper-parameters.\n\nsteps : SGD steps.  batch : samples per\nstep.  betas, eps : Adam's.\n\n"
+           "Not a list : steps is mentioned here.")
+    lines = doc.splitlines()
+    book_fixes._render_or_literal(APP, "function", "skillkit.x.f", f, {}, lines)
+    for field in (":param steps: SGD steps.", ":param batch: samples per step.",
+                  ":param betas: Adam's.", ":param eps: Adam's."):
+        assert field in lines
+    assert lines[-1] == "Not a list : steps is mentioned here."
+    # names that are not parameters of the object: left as prose
+    lines = doc.splitlines()
+    book_fixes._render_or_literal(APP, "function", "skillkit.x.g", lambda other: None, {}, lines)
+    assert not any(line.startswith(":param") for line in lines)

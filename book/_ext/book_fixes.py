@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import io
 import re
 from pathlib import Path
@@ -95,6 +96,48 @@ def _numpy_chunks(lines: list[str]) -> list[list[str]]:
     return chunks
 
 
+def _signature_names(obj) -> set[str]:
+    try:
+        return set(inspect.signature(obj).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def _inline_parameters(lines: list[str], obj) -> list[str]:
+    """A paragraph of ``name : description`` entries naming the signature's parameters, written
+    without a ``Parameters`` header (``steps : SGD steps.  batch : samples per step.``), becomes a
+    numpy ``Parameters`` section. Only when every name is a parameter and there is no such header.
+    """
+    params = _signature_names(obj)
+    if not params or any(line.strip().lower() == "parameters" for line in lines):
+        return lines
+    names = "|".join(sorted(map(re.escape, params), key=len, reverse=True))
+    entry = re.compile(rf"(?:^|(?<=\s))((?:{names})(?:\s*,\s*(?:{names}))*)\s+:\s+")
+    out, para = [], []
+
+    def flush():
+        text = " ".join(line.strip() for line in para)
+        starts = list(entry.finditer(text))
+        indent = _indent(para[0]) if para else 0
+        if len(starts) >= 2 and starts[0].start() == 0 and not any(_indent(l) < indent for l in para):
+            pad = " " * indent
+            out.extend([pad + "Parameters", pad + "----------"])
+            for m, nxt in zip(starts, starts[1:] + [None]):
+                desc = text[m.end():nxt.start() if nxt else len(text)].strip()
+                out.extend([pad + m.group(1), pad + "    " + desc])
+        else:
+            out.extend(para)
+        para.clear()
+    for line in lines:
+        if line.strip():
+            para.append(line)
+        else:
+            flush()
+            out.append(line)
+    flush()
+    return out
+
+
 def _napoleon(app, what, name, obj, options, lines: list[str]) -> list[str]:
     if what in ("attribute", "data", "property"):
         # napoleon reads "type: description" on the first line; only when it is a type
@@ -103,7 +146,7 @@ def _napoleon(app, what, name, obj, options, lines: list[str]) -> list[str]:
         if not (colon and _is_type(head)):
             return list(lines)
     out = []
-    for n, chunk in enumerate(_numpy_chunks(list(lines))):
+    for n, chunk in enumerate(_numpy_chunks(_inline_parameters(list(lines), obj))):
         doc = NumpyDocstring(chunk, _NAPOLEON, app, what if n == 0 else "function",
                              name if n == 0 else "", obj, options)
         if out and out[-1].strip():
