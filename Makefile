@@ -36,7 +36,8 @@ test-unit: $(STAMP)
 
 test-notebooks: $(STAMP)
 	$(BIN)/python tools/nb.py check
-	SKILLKIT_SCALE=ci SKILLKIT_DEVICE=cpu $(BIN)/python -m pytest notebooks $(NBVAL) -q
+	rm -rf $(CURDIR)/_build/ci-results   # ci-scale sweeps cache here, fresh each run, never in results/
+	SKILLKIT_SCALE=ci SKILLKIT_DEVICE=cpu SKILLKIT_RESULTS=$(CURDIR)/_build/ci-results $(BIN)/python -m pytest notebooks $(NBVAL) -q
 
 test-book: $(STAMP)
 	$(BIN)/python tools/nb.py runtimes

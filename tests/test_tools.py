@@ -180,3 +180,15 @@ def test_inline_name_colon_entries_of_the_signature_become_parameters():
     lines = doc.splitlines()
     book_fixes._render_or_literal(APP, "function", "skillkit.x.g", lambda other: None, {}, lines)
     assert not any(line.startswith(":param") for line in lines)
+
+
+def test_squash_streams_keeps_what_a_terminal_shows():
+    stream = lambda name, text: nbformat.v4.new_output("stream", name=name, text=text)
+    outputs = [stream("stderr", "train:   0%|    | 0/3"), stream("stderr", "\rtrain:  33%|#   | 1/3"),
+               stream("stderr", "\rtrain: 100%|####| 3/3\n"), stream("stdout", "done\n"),
+               stream("stdout", "a\rb\n"), nbformat.v4.new_output("execute_result", data={"text/plain": "1"}),
+               stream("stderr", "\r")]
+    out = nb_tool.squash_streams(outputs)
+    assert [o["output_type"] for o in out] == ["stream", "stream", "execute_result"]
+    assert out[0]["name"] == "stderr" and out[0]["text"] == "train: 100%|####| 3/3\n"
+    assert out[1]["name"] == "stdout" and out[1]["text"] == "done\nb\n"

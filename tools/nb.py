@@ -2,6 +2,7 @@
 
     python tools/nb.py colab                 # (re)write cell 1 of every notebook from _config.yml
     python tools/nb.py run NB [NB ...]       # execute in place at $SKILLKIT_SCALE (default), clean
+    python tools/nb.py clean NB [NB ...]     # clean metadata, squash progress-bar output, in place
     python tools/nb.py from-py SRC.py NB     # convert a py:percent script to a notebook (jupytext)
     python tools/nb.py check                 # fail if a notebook's Colab cell is stale or unexecuted
     python tools/nb.py runtimes              # write book/_generated/runtimes.md (reproducibility page)
@@ -65,6 +66,33 @@ def clean(nb) -> None:
     for cell in nb.cells:
         for key in VOLATILE_CELL_KEYS:
             cell.metadata.pop(key, None)
+        if cell.cell_type == "code":
+            cell.outputs = squash_streams(cell.outputs)
+
+
+def _terminal_text(text: str) -> str:
+    """What a terminal shows for ``text``: on each line, a carriage return wipes what came before it."""
+    return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
+
+
+def squash_streams(outputs: list) -> list:
+    """Merge consecutive stream outputs of the same name and resolve carriage returns.
+
+    A progress bar (tqdm) writes one stream fragment per update, each starting with ``\r``; a run
+    from an empty results cache would otherwise commit hundreds of fragments per cell. Only the final
+    state of each line is kept, as a terminal shows it.
+    """
+    out = []
+    for o in outputs:
+        if (o.get("output_type") == "stream" and out and out[-1].get("output_type") == "stream"
+                and out[-1].get("name") == o.get("name")):
+            out[-1]["text"] = out[-1]["text"] + o["text"]
+        else:
+            out.append(o)
+    for o in out:
+        if o.get("output_type") == "stream":
+            o["text"] = _terminal_text(o["text"])
+    return [o for o in out if o.get("output_type") != "stream" or o["text"].strip()]
 
 
 def notebooks() -> list[Path]:
@@ -120,6 +148,16 @@ def cmd_run(args) -> int:
         record_run(nb, scale, elapsed, where)
         nbformat.write(nb, path)
         print(f"{_shown(path)}: ran at scale {scale} in {elapsed:.0f} s")
+    return 0
+
+
+def cmd_clean(args) -> int:
+    for name in args.notebooks:
+        path = Path(name).resolve()
+        nb = nbformat.read(path, as_version=4)
+        clean(nb)
+        nbformat.write(nb, path)
+        print(f"cleaned {path.relative_to(ROOT)}")
     return 0
 
 
@@ -233,6 +271,9 @@ def main(argv=None) -> int:
     p = sub.add_parser("run")
     p.add_argument("notebooks", nargs="+")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("clean")
+    p.add_argument("notebooks", nargs="+")
+    p.set_defaults(func=cmd_clean)
     p = sub.add_parser("from-py")
     p.add_argument("src")
     p.add_argument("dst")
