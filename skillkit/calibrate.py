@@ -24,7 +24,8 @@ from . import _checks, multilinear
 
 __all__ = ["Fit", "SeedFits", "fit_time", "fit_data", "fit_width", "fit_seeds", "crossing", "crossings",
            "NETWORK_DEFAULTS", "train_point", "calibration_grids", "emergence_grids", "time_curves",
-           "final_by_resource", "final_by_width", "mlp_R0", "fit_calibration"]
+           "final_by_resource", "final_by_width", "mlp_R0", "fit_calibration", "train_toy_modes", "fit_toy_B2",
+           "convergence", "json_ready"]
 
 
 @dataclass(frozen=True)
@@ -311,7 +312,8 @@ def calibration_grids(scale: str | None = None) -> dict:
 def emergence_grids(scale: str | None = None) -> dict:
     """Sweep configs of the n_s = 5, alpha = 0.6 prediction (Fig. 1) and of the out-of-sample setting.
 
-    Same optimiser settings per resource as :func:`calibration_grids`. ``oos_time``: alpha = 0.3 and
+    Same optimiser settings per resource as :func:`calibration_grids`. ``width_N10``: ten seeds at width
+    N = 10 with the width panel's settings (the paper's Table 5). ``oos_time``: alpha = 0.3 and
     n_s = 8, a setting the paper did not run, on the time axis. ``control_rate`` / ``control_noise``: one
     skill trained with learning rate 0.02 P_s(5) (the rate the model gives skill 5 of the main setting),
     with the full batch / with the P_s(5) share of it that skill 5 actually gets.
@@ -325,9 +327,12 @@ def emergence_grids(scale: str | None = None) -> dict:
     Ds = by_scale([500, 2000, 8000], [1500, 3000, 6000, 10000, 15000, 22000],
                   [500, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 11000, 12000, 13000,
                    14000, 15000, 20000, 25000, 30000, 35000], scale=scale)
+    # default: a skill whose count d_k = D P_s(k) sits near its threshold is learned slowly on a fixed
+    # training set (after 12,000 steps skills 3-5 were still rising at D >= 6000), so every point trains
+    # for 36,000 steps; chapter 6 prints the change of R_k over the last third of every run
     data_cfgs = [dict(common, lr=0.05, init_std=by_scale(0.01, 0.01, 0.001, scale=scale), D=D,
                       batch=by_scale(200, 1000, 2000, scale=scale), n_models=by_scale(1, 2, 10, scale=scale),
-                      steps=by_scale(300, 12000, 100000, scale=scale), log_every=by_scale(100, 3000, 5000, scale=scale),
+                      steps=by_scale(300, 36000, 100000, scale=scale), log_every=by_scale(100, 3000, 5000, scale=scale),
                       lr_halve_every=by_scale(None, None, 50000, scale=scale))
                  for D in Ds]
     widths = by_scale([1, 4, 8, 16], [1, 2, 3, 4, 6, 8, 10, 12, 16, 20, 24], list(range(1, 25)), scale=scale)
@@ -335,6 +340,8 @@ def emergence_grids(scale: str | None = None) -> dict:
     width_cfg = dict(common, optimizer="adam", lr=0.01, init_std=0.05, weight_decay=5e-4,
                      widths=[w for w in widths for _ in range(n_w)], steps=by_scale(300, 20000, 100000, scale=scale),
                      log_every=by_scale(100, 2500, 5000, scale=scale))
+    # Table 5 of the paper: R_k/S at width N = 10 over ten runs, with the width panel's settings
+    table5_cfg = dict(width_cfg, widths=[by_scale(8, 10, 10, scale=scale)] * by_scale(2, 10, 10, scale=scale))
     oos_cfg = dict(b, n_skills=8, alpha=0.3, lr=0.02, init_std=0.01, n_models=by_scale(2, 2, 10, scale=scale),
                    steps=by_scale(500, 50000, 60000, scale=scale), log_every=by_scale(50, 200, 50, scale=scale))
     # controls for the rarest skill (chapter 6): one skill alone, with the rate the model gives skill 5
@@ -343,7 +350,7 @@ def emergence_grids(scale: str | None = None) -> dict:
     control = dict(b, n_skills=1, lr=0.02 * p5, init_std=0.01, n_models=by_scale(2, 4, 10, scale=scale),
                    steps=by_scale(500, 40000, 40000, scale=scale), log_every=by_scale(50, 200, 50, scale=scale))
     control_noise = dict(control, batch=max(1, round(p5 * b["batch"])))
-    return {"time": [time_cfg], "data": data_cfgs, "width": [width_cfg], "oos_time": [oos_cfg],
+    return {"time": [time_cfg], "data": data_cfgs, "width": [width_cfg], "width_N10": [table5_cfg], "oos_time": [oos_cfg],
             "control_rate": [control], "control_noise": [control_noise]}
 
 
@@ -392,3 +399,96 @@ def fit_calibration(grids: dict, results: dict) -> dict:
     N, RN = final_by_width(results["width"][0])
     out["N_c"] = fit_seeds(fit_width, N, RN[:, :, 0].T)
     return out
+
+
+def convergence(result: dict, frac: float = 1 / 3):
+    """Change of R_k/S over the last ``frac`` of a :func:`train_point` run: (n_models, n_skills).
+
+    ``R(end) - R(log closest to (1 - frac) * steps)``; a plateau shows as values near 0. Used to
+    check that end-of-training strengths stand for the T = infinity end state of the extended models.
+    """
+    frac = float(_checks.in_open_interval("frac", frac, 0.0, 1.0))
+    steps, R = time_curves(result)
+    i = int(np.argmin(np.abs(steps - (1 - frac) * steps[-1])))
+    if i == steps.size - 1:
+        raise ValueError(f"the run has too few logs to measure a change over its last {frac:.2f}")
+    return R[-1] - R[i]
+
+
+# ----- the width-3 weight-shared toy of App. G (Fig. 8) ---------------------------------------------
+def train_toy_modes(*, S: float = 1.0, lr: float = 0.05, steps: int = 2000, n_models: int = 10,
+                    init_std: float = 0.1, seed: int = 0, log_every: int = 5, progress: bool = True) -> dict:
+    """Train :class:`skillkit.models.WeightSharedParityNet` (App. G / Fig. 8 of the paper; the
+    construction is ours) on 3-bit parity and log each unit's mode strength.
+
+    Full-batch gradient descent with step ``lr`` on the exact expectation over the 8 inputs of
+    L = 1/2 E[(S g - f)^2] (the paper's Eq. 5 convention, so step t is time ``lr * t`` of gradient
+    flow and :func:`skillkit.multilinear.strength` with ``lr = lr * B2`` is the comparable model).
+    ``n_models`` copies start from ``init_std |N(0, 1)|`` weights (seed ``seed``). Returns a dict with
+    ``steps`` (n_logs,), ``modes`` (n_logs, n_models, 3) = R_i / S, ``R`` (n_logs, n_models) = E[g f]/S,
+    ``loss`` (n_logs, n_models), and ``S``, ``lr``, ``shares``.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from .models import WeightSharedParityNet
+    S = float(_checks.positive("S", S))
+    lr = float(_checks.positive("lr", lr))
+    steps = _checks.integer("steps", steps, lo=1)
+    log_every = _checks.integer("log_every", log_every, lo=1)
+    net = WeightSharedParityNet(n_models, init_std=init_std, seed=seed)
+    x, g = net.inputs()
+    y = S * g
+    log_t, log_modes, log_R, log_loss = [], [], [], []
+    for t in tqdm(range(steps + 1), disable=not progress, desc="toy net", leave=False, mininterval=1.0):
+        f = net(x)
+        loss = 0.5 * ((y - f) ** 2).mean(1)                     # (n_models,)
+        if t % log_every == 0 or t == steps:
+            with torch.no_grad():
+                log_t.append(t)
+                log_modes.append((net.modes() / S).numpy().copy())
+                log_R.append(((g * f).mean(1) / S).numpy().copy())
+                log_loss.append(loss.detach().numpy().copy())
+        if t == steps:
+            break
+        gw, gc = torch.autograd.grad(loss.sum(), [net.w, net.c])
+        with torch.no_grad():
+            net.w -= lr * gw
+            net.c -= lr * gc
+    return {"steps": np.asarray(log_t, dtype=float), "modes": np.stack(log_modes), "R": np.stack(log_R),
+            "loss": np.stack(log_loss), "S": S, "lr": lr, "shares": np.asarray(WeightSharedParityNet.SHARES)}
+
+
+def fit_toy_B2(result: dict) -> SeedFits:
+    """Fit B^2 of the time-extended model (Eq. 14, loss convention "half") to the toy net's R/S, per copy.
+
+    Each copy is fitted with R0 fixed at its own starting strength R(0) (the model starts where the
+    network starts), p = 1 (one skill, all of the data). Returns a :class:`SeedFits`; ``pooled`` is a
+    fit to the copy-averaged curve with R0 its mean start.
+    """
+    T, R, S, lr = result["steps"], np.asarray(result["R"], dtype=float), result["S"], result["lr"]
+    if R.ndim != 2 or R.shape[0] != T.size:
+        raise ValueError(f"result['R'] must have shape (n_logs, n_models) = ({T.size}, n), got {R.shape}")
+    if np.any(R[0] <= 0):
+        raise ValueError("every copy must start with R(0) > 0 to fix R0 of the model")
+    fits = tuple(fit_time(T, R[:, j], 1.0, S=S, lr=lr, R0=R[0, j] * S, convention="half") for j in range(R.shape[1]))
+    pooled = fit_time(T, R.mean(1), 1.0, S=S, lr=lr, R0=R[0].mean() * S, convention="half")
+    return SeedFits("B2", np.array([f.value for f in fits]), fits, pooled)
+
+
+def json_ready(obj):
+    """``obj`` with numpy arrays and scalars turned into lists and numbers, and NaN or infinite floats
+    into ``None``, so that ``json.dumps(..., allow_nan=False)`` writes strict JSON (null, not NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_ready(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    raise ValueError(f"value of type {type(obj).__name__} cannot be stored as JSON: {obj!r}")

@@ -119,3 +119,27 @@ def test_grids_are_valid_configs(scale):
                 TrainConfig(steps=full["steps"], batch=full["batch"], lr=full["lr"], optimizer=full["optimizer"],
                             weight_decay=full["weight_decay"], D=full["D"], lr_halve_every=full["lr_halve_every"],
                             log_every=full["log_every"], probe_n=full["probe_n"]).validate(n)
+
+
+def test_convergence_is_the_change_over_the_last_third():
+    steps = np.arange(0, 36001, 3000)
+    R = np.zeros((steps.size, 2, 3))
+    R[:, 0, 0] = steps / 36000                       # still rising: 1 - 24/36
+    R[:, 1, 2] = np.minimum(steps / 12000, 1.0)      # plateau from 12k on
+    d = calibrate.convergence({"steps": steps, "R": R})
+    np.testing.assert_allclose(d, [[1 / 3, 0, 0], [0, 0, 0]], atol=1e-12)
+    with pytest.raises(ValueError, match="frac"):
+        calibrate.convergence({"steps": steps, "R": R}, frac=1.5)
+    with pytest.raises(ValueError, match="too few logs"):
+        calibrate.convergence({"steps": np.array([0, 10]), "R": R[:2]}, frac=0.1)
+
+
+def test_json_ready_writes_null_for_nan_and_keeps_numbers():
+    import json
+    obj = {"a": np.array([1.0, np.nan, np.inf]), "b": np.float64(2.5), "c": [np.int64(3), None, "x", True],
+           "d": (float("nan"),)}
+    out = calibrate.json_ready(obj)
+    text = json.dumps(out, allow_nan=False)
+    assert json.loads(text) == {"a": [1.0, None, None], "b": 2.5, "c": [3, None, "x", True], "d": [None]}
+    with pytest.raises(ValueError, match="cannot be stored"):
+        calibrate.json_ready({"f": object()})
