@@ -42,7 +42,7 @@ from torch import nn
 
 from . import _checks
 
-__all__ = ["MLPEnsemble", "WeightSharedParityNet"]
+__all__ = ["MLPEnsemble", "WeightSharedParityNet", "SparseParityTransformer", "TransformerConfig", "PAPER_CONFIG"]
 
 
 def _per_model(name: str, value, n_models: int, kind=float) -> list:
@@ -329,3 +329,8 @@ class WeightSharedParityNet(nn.Module):
         """The exact fit of ``S g``: ``w_i = sqrt(S)`` for every unit and ``c = -2 S``."""
         S = float(_checks.positive("S", S))
         return np.full(3, np.sqrt(S)), cls.BIAS * S
+
+
+# The small transformer of the last chapter (the paper's Fig. 4) has a module of its own, being the
+# longest network here; it is part of the ``models`` namespace too, so both import paths work.
+from .transformer import PAPER_CONFIG, SparseParityTransformer, TransformerConfig  # noqa: E402

@@ -142,3 +142,9 @@ def test_emergence_run_one_skill():
     r = emergence_run(c)
     assert r["R"].shape == (3, 3, 1) and r["probs"].tolist() == [1.0]
     assert r["loss"].shape == (3, 3)
+
+
+def test_transformer_is_in_the_models_namespace():
+    from skillkit import models, transformer
+    assert models.SparseParityTransformer is transformer.SparseParityTransformer
+    assert models.PAPER_CONFIG == transformer.PAPER_CONFIG and models.PAPER_CONFIG.width == 512
