@@ -262,12 +262,12 @@ class WeightSharedParityNet(nn.Module):
     where unit ``i`` sees every input through the same weight ``p_i w_i`` (weight sharing over its
     three input edges), has bias ``q_i w_i`` and output weight ``eps_i w_i``: its single trainable
     number ``w_i`` is shared by its input edges, its bias and its output edge. The fourth parameter is
-    the output bias ``c``. The fixed integers ``(p_i, q_i)`` and signs ``eps_i`` (:attr:`PATTERNS`,
-    :attr:`SIGNS`) are chosen so that ``w_i^2 = S`` and ``c = -2 S`` give ``f = S g`` exactly
+    the output bias ``c``. The fixed integers ``(p_i, q_i)`` and signs ``eps_i`` (``PATTERNS``,
+    ``SIGNS``) are chosen so that ``w_i^2 = S`` and ``c = -2 S`` give ``f = S g`` exactly
     (:meth:`solution`). For ``w_i > 0``, ``f = c + sum_i u_i eps_i phi_i`` with ``u_i = w_i^2`` and the
     fixed ReLU features ``phi_i = ReLU(p_i s + q_i)``: unit ``i``'s "mode" is
     ``R_i = E[g eps_i w_i^2 phi_i] = u_i * share_i`` with ``share_i = E[g eps_i phi_i]`` =
-    (1/2, 1/8, 3/8) (:attr:`SHARES`), and ``sum_i R_i = E[g f]`` because ``E[g] = 0``.
+    (1/2, 1/8, 3/8) (``SHARES``), and ``sum_i R_i = E[g f]`` because ``E[g] = 0``.
 
     Parameters
     ----------
