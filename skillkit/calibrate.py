@@ -479,16 +479,5 @@ def fit_toy_B2(result: dict) -> SeedFits:
 def json_ready(obj):
     """``obj`` with numpy arrays and scalars turned into lists and numbers, and NaN or infinite floats
     into ``None``, so that ``json.dumps(..., allow_nan=False)`` writes strict JSON (null, not NaN)."""
-    if isinstance(obj, dict):
-        return {str(k): json_ready(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_ready(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return json_ready(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float):
-        return obj if np.isfinite(obj) else None
-    if obj is None or isinstance(obj, (bool, int, str)):
-        return obj
-    raise ValueError(f"value of type {type(obj).__name__} cannot be stored as JSON: {obj!r}")
+    from .sweeps import jsonable
+    return jsonable(obj, nonfinite=lambda v: None)

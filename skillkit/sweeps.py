@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 from tqdm import tqdm
 
-__all__ = ["grid", "config_hash", "result_path", "load", "run", "InlineExecutor", "default_results_dir"]
+__all__ = ["grid", "config_hash", "result_path", "load", "run", "InlineExecutor", "default_results_dir", "jsonable"]
 
 
 def default_results_dir() -> Path:
@@ -32,22 +32,30 @@ def default_results_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "results"
 
 
-def _jsonable(obj):
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if hasattr(obj, "to_dict"):
-        return _jsonable(obj.to_dict())
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return str(obj)              # "inf", "nan": JSON has no literal for them
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    raise ValueError(f"value of type {type(obj).__name__} cannot be stored as JSON: {obj!r}")
+def jsonable(obj, nonfinite: Callable[[float], Any] = str):
+    """``obj`` with mappings, sequences, numpy arrays and scalars turned into plain JSON values.
+
+    JSON has no literal for an infinite or NaN float; ``nonfinite`` maps one to what is stored instead:
+    by default its string (``"inf"``, ``"nan"``), as in config hashes and cached sweep results, or
+    ``lambda v: None`` for strict JSON with null. Anything else that JSON cannot hold is a ValueError.
+    """
+    def walk(o):
+        if isinstance(o, Mapping):
+            return {str(k): walk(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [walk(v) for v in o]
+        if isinstance(o, np.ndarray):
+            return walk(o.tolist())
+        if isinstance(o, np.generic):
+            return walk(o.item())
+        if hasattr(o, "to_dict"):
+            return walk(o.to_dict())
+        if isinstance(o, float) and not np.isfinite(o):
+            return nonfinite(o)
+        if o is None or isinstance(o, (bool, int, float, str)):
+            return o
+        raise ValueError(f"value of type {type(o).__name__} cannot be stored as JSON: {o!r}")
+    return walk(obj)
 
 
 def grid(**axes: Iterable) -> list[dict]:
@@ -64,7 +72,7 @@ def config_hash(config: Mapping) -> str:
     """A stable 16-hex-digit hash of a config: SHA-1 of its canonical JSON (sorted keys)."""
     if not isinstance(config, Mapping):
         raise ValueError(f"config must be a dict, got {type(config).__name__}")
-    text = json.dumps(_jsonable(config), sort_keys=True, separators=(",", ":"))
+    text = json.dumps(jsonable(config), sort_keys=True, separators=(",", ":"))
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
@@ -142,8 +150,8 @@ def run(fn: Callable[[dict], Any], configs: Sequence[Mapping], experiment: str, 
         if err is not None:
             errors.append(err)
             return
-        res = _jsonable(fut.result())
-        _atomic_write_json(paths[i], {"config": _jsonable(configs[i]), "result": res})
+        res = jsonable(fut.result())
+        _atomic_write_json(paths[i], {"config": jsonable(configs[i]), "result": res})
         results[i] = res
         bar.update(1)
 

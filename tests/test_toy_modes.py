@@ -7,12 +7,7 @@ from skillkit import calibrate, multilinear
 from skillkit.models import WeightSharedParityNet
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_four_parameters_and_exact_solution():

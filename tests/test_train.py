@@ -9,13 +9,7 @@ from skillkit.data import MultitaskSparseParity
 from skillkit.models import MLPEnsemble
 from skillkit.train import Sampler, TrainConfig, TrainResult, _data_keys, evaluate_R, probe_set, train
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one thread avoids OpenMP spin-waits on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 
