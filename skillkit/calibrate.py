@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
-from . import _checks, multilinear
+from . import _checks, measure, multilinear
 
 __all__ = ["Fit", "SeedFits", "fit_time", "fit_data", "fit_width", "fit_seeds", "crossing", "crossings",
            "NETWORK_DEFAULTS", "train_point", "calibration_grids", "emergence_grids", "time_curves",
@@ -212,16 +212,7 @@ def crossing(x, R_over_S, threshold: float = 0.5, *, log: bool = True) -> float:
         raise ValueError("x must be strictly increasing")
     if log:
         x = _checks.positive("x", x)
-    above = np.nonzero(y >= threshold)[0]
-    if above.size == 0:
-        return float("nan")
-    i = int(above[0])
-    if i == 0:
-        return float(x[0])
-    u = np.log(x[i - 1:i + 1]) if log else x[i - 1:i + 1]
-    frac = (threshold - y[i - 1]) / (y[i] - y[i - 1])
-    v = u[0] + frac * (u[1] - u[0])
-    return float(np.exp(v) if log else v)
+    return float(measure.emergence_times(x, y[:, None, None], threshold, log=log)[0, 0])
 
 
 def crossings(x, R_over_S, threshold: float = 0.5, *, log: bool = True) -> np.ndarray:
@@ -229,11 +220,9 @@ def crossings(x, R_over_S, threshold: float = 0.5, *, log: bool = True) -> np.nd
     Y = np.asarray(R_over_S, dtype=float)
     if Y.ndim < 2 or Y.shape[-2] != np.asarray(x).size:
         raise ValueError(f"R_over_S must have shape (..., {np.asarray(x).size}, n_skills), got {Y.shape}")
-    Ym = np.moveaxis(Y, -2, -1)
-    out = np.empty(Ym.shape[:-1])
-    for idx in np.ndindex(out.shape):
-        out[idx] = crossing(x, Ym[idx], threshold, log=log)
-    return out
+    n_points, n_skills = Y.shape[-2:]
+    flat = np.moveaxis(Y, -2, 0).reshape(n_points, -1, n_skills)        # (n_points, curves, n_skills)
+    return measure.emergence_times(x, flat, threshold, log=log).reshape(Y.shape[:-2] + (n_skills,))
 
 
 # ----- one network experiment as a sweep point (torch imported lazily) ------------------------------
