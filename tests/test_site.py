@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import importlib.util
 import http.server
 import os
 import shutil
@@ -40,23 +41,14 @@ WIDTH, VIEWPORT = 1280, 1000      # the browser window, in CSS pixels
 PART = 2000                       # height of one screenshot part
 
 
-def toc_pages() -> list[str]:
-    """Every document in _toc.yml, as a path without suffix (e.g. 'notebooks/01_task_and_skills')."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    pages = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                pages.append(entry["file"])
-            walk(entry.get("sections"))
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return pages
+def _nb_tool():
+    spec = importlib.util.spec_from_file_location("nb_tool", ROOT / "tools" / "nb.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-PAGES = toc_pages()
+PAGES = _nb_tool().toc_pages()        # every document in _toc.yml, in reading order
 
 
 @pytest.fixture(scope="session")

@@ -171,26 +171,27 @@ def cmd_from_py(args) -> int:
     return 0
 
 
-def toc_files() -> set[str]:
-    """Every ``file:`` entry of _toc.yml (paths without extension)."""
+def toc_pages() -> list[str]:
+    """Every document of _toc.yml in reading order, as a path without suffix (e.g. 'notebooks/01_task_and_skills')."""
     import yaml
-    found, stack = set(), [yaml.safe_load((ROOT / "_toc.yml").read_text())]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            for key in ("root", "file"):
-                if key in item:
-                    found.add(str(Path(item[key]).with_suffix("")))
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [str(Path(toc["root"]).with_suffix(""))]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(str(Path(entry["file"]).with_suffix("")))
+            walk(entry.get("sections"))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return pages
 
 
 def cmd_check(_args) -> int:
     bad = []
     src = colab_source()
-    toc = toc_files()
+    toc = set(toc_pages())
     for path in notebooks():
         nb = nbformat.read(path, as_version=4)
         first = nb.cells[0]
