@@ -1,4 +1,4 @@
-"""Input validation shared by every public function, and the Zipf skill frequencies.
+"""Input validation shared by every public function, and nothing else.
 
 Numpy only, so the closed-form modules can use it without importing torch. Every check raises a
 ``ValueError`` that names the parameter and the range it must lie in; nothing is clipped.
@@ -69,12 +69,12 @@ def strength_params(S, R0, lr):
     return S, R0, lr
 
 
-def skill_probs(alpha: float, n_skills: int) -> np.ndarray:
-    """P_s(k) = k^-(alpha+1) / sum_j j^-(alpha+1), k = 1..n_skills (Eq. 1 of the paper).
-
-    Returns a float64 array of shape (n_skills,) that sums to one, most frequent skill first.
-    """
-    alpha = float(positive("alpha", alpha))
-    n_skills = integer("n_skills", n_skills, lo=1)
-    w = np.arange(1, n_skills + 1, dtype=float) ** -(alpha + 1.0)
-    return w / w.sum()
+def curve(x, y, xname: str):
+    """Check two arrays of one length (at least 2), finite: a curve ``y`` = R/S against ``x``; return both flat."""
+    x = np.asarray(x, dtype=float).ravel()
+    y = np.asarray(y, dtype=float).ravel()
+    if x.shape != y.shape:
+        raise ValueError(f"{xname} and R_over_S must have the same length, got {x.size} and {y.size}")
+    if x.size < 2 or not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError(f"{xname} and R_over_S must be finite with at least 2 points, got {x.size}")
+    return x, y

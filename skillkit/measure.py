@@ -16,37 +16,76 @@ from . import _checks
 from .data import MultitaskSparseParity
 from .scaling import PowerLawFit, fit_power_law
 
-__all__ = ["skill_strengths", "emergence_times", "censored_quantile", "EmergenceTable", "emergence_table"]
+__all__ = ["project", "skill_strengths", "ensemble_strengths", "emergence_times", "crossing", "crossings",
+           "censored_quantile", "EmergenceTable", "emergence_table", "Bootstrap", "bootstrap"]
 
 
 @torch.no_grad()
-def skill_strengths(f: Callable[[torch.Tensor], torch.Tensor], task: MultitaskSparseParity,
-                    n: int = 20000, generator: torch.Generator | None = None,
-                    max_rows: int = 1 << 18) -> np.ndarray:
-    """R_k for every skill: the mean of ``g_k(x) f(x)`` over ``n`` inputs with control bits set to k.
+def project(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, g: torch.Tensor, skill: torch.Tensor,
+            n_skills: int, rows: int = 1 << 14) -> torch.Tensor:
+    """Eq. 7 on given inputs: the mean over the rows of each skill of ``g(x) f(x)``, for many models at once.
 
-    ``f`` maps x (m, dim) to (m,) or (m, 1); it is called on all skills at once, in blocks of at most
-    ``max_rows`` rows. This is the plain projection of Eq. 7 (the paper's code also subtracts the mean
-    of f, which changes R_k only by the mean's overlap with g_k, zero in expectation).
+    ``f`` maps ``x`` (m, dim) to ``(n_models, m)``; ``g`` (m,) is the probed skill's basis function at each
+    row and ``skill`` (m,) its 0-based index. ``f`` is called in blocks of ``rows`` rows. Returns
+    ``(n_models, n_skills)`` on the inputs' device, float64 (float32 on Apple ``mps``, which has none);
+    a skill without rows gives ``nan``.
+    """
+    acc = torch.float32 if x.device.type == "mps" else torch.float64
+    sums = counts = None
+    for s in range(0, x.shape[0], rows):
+        fx = f(x[s:s + rows])
+        if fx.ndim != 2 or fx.shape[1] != x[s:s + rows].shape[0]:
+            raise ValueError(f"f must map x of shape (m, dim) to (n_models, m), got {tuple(fx.shape)} for m = "
+                             f"{x[s:s + rows].shape[0]}")
+        if sums is None:
+            sums = torch.zeros(fx.shape[0], n_skills, dtype=acc, device=x.device)
+            counts = torch.zeros(n_skills, dtype=acc, device=x.device)
+        sums.index_add_(1, skill[s:s + rows], fx.to(acc) * g[s:s + rows].to(acc))
+        counts.index_add_(0, skill[s:s + rows], torch.ones_like(g[s:s + rows], dtype=acc))
+    return sums / counts
+
+
+def skill_strengths(f: Callable[[torch.Tensor], torch.Tensor], task: MultitaskSparseParity,
+                    n: int = 20000, generator: torch.Generator | None = None) -> np.ndarray:
+    """R_k for every skill: the mean of ``g_k(x) f(x)`` over ``n`` inputs with control bits set to k (Eq. 7).
+
+    ``f`` maps x (m, dim) to (m,) or (m, 1). This is the plain projection of Eq. 7 (the paper's code also
+    subtracts the mean of f, which changes R_k only by the mean's overlap with g_k, zero in expectation),
+    computed by :func:`project`, as :func:`ensemble_strengths` is for the training log.
     Returns a float64 numpy array of shape (n_skills,).
     """
     if not isinstance(task, MultitaskSparseParity):
         raise ValueError(f"task must be a MultitaskSparseParity, got {type(task).__name__}")
     n = _checks.integer("n", n, lo=1)
-    per_block = max(1, max_rows // n)
-    out = np.empty(task.n_skills)
-    for start in range(0, task.n_skills, per_block):
-        skills = torch.arange(start, min(start + per_block, task.n_skills), device=task.device)
-        idx = skills.repeat_interleave(n)
-        x = task.inputs(idx, generator)
-        fx = f(x)
+    skill = torch.arange(task.n_skills, device=task.device).repeat_interleave(n)
+    x = task.inputs(skill, generator)
+    g = task.basis(x).gather(1, skill[:, None])[:, 0]
+
+    def one(xb):
+        fx = f(xb)
         if fx.ndim == 2 and fx.shape[1] == 1:
             fx = fx[:, 0]
-        if fx.shape != (x.shape[0],):
+        if fx.shape != (xb.shape[0],):
             raise ValueError(f"f must map x of shape (m, {task.dim}) to (m,) or (m, 1), got {tuple(fx.shape)}")
-        g = task.basis(x).gather(1, idx[:, None])[:, 0]
-        out[start:start + len(skills)] = (g.double() * fx.double()).reshape(len(skills), n).mean(1).cpu().numpy()
-    return out
+        return fx[None]
+    return project(one, x, g, skill, task.n_skills)[0].cpu().double().numpy()
+
+
+@torch.no_grad()
+def ensemble_strengths(net, x: torch.Tensor, g: torch.Tensor, n_skills: int, S: float,
+                       max_elems: int = 1 << 20) -> torch.Tensor:
+    """``R_k / S`` of every model of an ensemble on probe inputs ``(x, g)`` of :func:`skillkit.data.probe_set`.
+
+    ``net(x)`` maps (m, dim) to (n_models, m). The probe rows are skill-major with the same number per
+    skill. Rows are evaluated in blocks that keep (n_models, rows, width) below ``max_elems`` elements
+    (small blocks keep the peak memory low and the activations in cache). Returns a
+    (n_models, n_skills) tensor on the device.
+    """
+    n = x.shape[0] // n_skills
+    skill = torch.arange(n_skills, device=x.device).repeat_interleave(n)
+    width = getattr(net, "width", 1024)
+    rows = max(256, max_elems // max(1, net.n_models * width))
+    return project(net, x, g, skill, n_skills, rows) / S
 
 
 # ----- emergence times over seeds, with censoring, and their power law in k ----------------------------
@@ -84,6 +123,31 @@ def emergence_times(steps, R_over_S, threshold: float = 0.05, *, log: bool = Tru
     v = u[prev] + frac * (u[i] - u[prev])
     tau = np.exp(v) if log else v
     return np.where(hit, tau, np.nan)
+
+
+def crossing(x, R_over_S, threshold: float = 0.5, *, log: bool = True) -> float:
+    """The resource at which the curve R/S first reaches ``threshold``, interpolated between grid points.
+
+    ``x`` increasing. Interpolation is linear in ``log x`` when ``log`` (x > 0), else linear in x. Returns
+    ``x[0]`` if the curve starts at or above the threshold and ``nan`` if it never reaches it.
+    """
+    x, y = _checks.curve(x, R_over_S, "x")
+    threshold = float(_checks.in_open_interval("threshold", threshold, -np.inf, np.inf))
+    if np.any(np.diff(x) <= 0):
+        raise ValueError("x must be strictly increasing")
+    if log:
+        x = _checks.positive("x", x)
+    return float(emergence_times(x, y[:, None, None], threshold, log=log)[0, 0])
+
+
+def crossings(x, R_over_S, threshold: float = 0.5, *, log: bool = True) -> np.ndarray:
+    """:func:`crossing` for every curve in ``R_over_S`` of shape (..., n_points, n_skills) -> (..., n_skills)."""
+    Y = np.asarray(R_over_S, dtype=float)
+    if Y.ndim < 2 or Y.shape[-2] != np.asarray(x).size:
+        raise ValueError(f"R_over_S must have shape (..., {np.asarray(x).size}, n_skills), got {Y.shape}")
+    n_points, n_skills = Y.shape[-2:]
+    flat = np.moveaxis(Y, -2, 0).reshape(n_points, -1, n_skills)        # (n_points, curves, n_skills)
+    return emergence_times(x, flat, threshold, log=log).reshape(Y.shape[:-2] + (n_skills,))
 
 
 def censored_quantile(values, q, axis: int = 0) -> np.ndarray:
@@ -209,3 +273,61 @@ def emergence_table(steps, R_over_S, threshold: float = 0.05, *, log: bool = Tru
         per_seed = np.array([fit_power_law(k[fitted], tau[s, fitted]).exponent for s in seeds])
     return EmergenceTable(threshold=float(threshold), k=k, tau=tau, median=median, q25=q25, q75=q75,
                           n_emerged=n_emerged, fitted=fitted, fit=fit, per_seed=per_seed, per_seed_seeds=seeds)
+
+
+# ----- uncertainty over seeds -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Bootstrap:
+    """A statistic over seeds and its bootstrap distribution (:func:`bootstrap`).
+
+    ``estimate``: the statistic on the seeds as measured. ``median``, ``ci68``, ``ci95``: the median and
+    the central 68% and 95% percentile intervals of the statistic over resamples of the seeds (with
+    replacement). ``samples``: the resampled statistics (non-finite ones kept, they count as failures
+    to estimate: ``n_failed``). ``n_seeds``: how many seeds were resampled.
+    """
+
+    estimate: float
+    median: float
+    ci68: tuple
+    ci95: tuple
+    samples: np.ndarray
+    n_seeds: int
+
+    @property
+    def n_failed(self) -> int:
+        return int((~np.isfinite(self.samples)).sum())
+
+    def contains(self, value: float, level: int = 95) -> bool:
+        """Whether ``value`` lies in the 68% or 95% interval."""
+        lo, hi = {68: self.ci68, 95: self.ci95}[level]
+        return bool(lo <= value <= hi)
+
+    def __str__(self) -> str:
+        return (f"{self.estimate:.3g} (bootstrap over {self.n_seeds} seeds: median {self.median:.3g}, "
+                f"68% [{self.ci68[0]:.3g}, {self.ci68[1]:.3g}], 95% [{self.ci95[0]:.3g}, {self.ci95[1]:.3g}])")
+
+
+def bootstrap(values, statistic: Callable[[np.ndarray], float], *, n_boot: int = 2000, seed: int = 0,
+              axis: int = 0) -> Bootstrap:
+    """Bootstrap over seeds: resample the entries of ``values`` along ``axis`` with replacement,
+    ``n_boot`` times, and apply ``statistic`` (array of the same shape -> number) to each resample.
+
+    ``values`` may hold ``nan``/``inf`` (censored seeds): ``statistic`` decides what they mean (for
+    example :func:`censored_quantile` counts them as late). The intervals are percentiles of the finite
+    resampled statistics. Needs at least 2 seeds.
+    """
+    a = np.asarray(values, dtype=float)
+    if a.ndim == 0 or a.shape[axis] < 2:
+        raise ValueError(f"values must have at least 2 seeds along axis {axis}, got shape {a.shape}")
+    n_boot = _checks.integer("n_boot", n_boot, lo=10)
+    a = np.moveaxis(a, axis, 0)
+    n = a.shape[0]
+    rng = np.random.default_rng(seed)
+    est = float(statistic(np.moveaxis(a, 0, axis)))
+    samples = np.array([float(statistic(np.moveaxis(a[rng.integers(0, n, n)], 0, axis))) for _ in range(n_boot)])
+    ok = samples[np.isfinite(samples)]
+    if ok.size == 0:
+        nan = float("nan")
+        return Bootstrap(est, nan, (nan, nan), (nan, nan), samples, n)
+    q = np.percentile(ok, [2.5, 16, 50, 84, 97.5])
+    return Bootstrap(est, float(q[2]), (float(q[1]), float(q[3])), (float(q[0]), float(q[4])), samples, n)

@@ -1,12 +1,19 @@
 """Run a grid of configurations and cache each point's result as a small JSON file under ``results/``.
 
-``run(fn, grid, experiment)`` calls ``fn(config)`` for every ``config`` (a dict of JSON-serialisable
-values) in ``grid`` and stores what it returns (a JSON-serialisable dict; numpy arrays and scalars are
-converted) as ``results/<experiment>/<confighash>.json``, written atomically (temporary file, then
-``os.replace``). Points already cached are loaded, not recomputed, so an interrupted sweep is
-resumed by running it again. Points run on any ``concurrent.futures.Executor``: in-process, one after
-the other, by default; a ``ProcessPoolExecutor``, a Dask ``distributed.Client.get_executor()`` or a
-``submitit`` executor for larger sweeps (``fn`` must then be picklable: a module-level function).
+``run(point, configs, experiment, device=...)`` calls ``point(config, device=device, progress=...)``
+for every ``config`` (a dict of JSON-serialisable values: what is computed) and stores what it returns
+(a JSON-serialisable dict; numpy arrays and scalars are converted) as
+``results/<experiment>/<confighash>.json``, written atomically (temporary file, then ``os.replace``).
+The hash is of ``config`` alone: the device and the progress bar are how a point runs, not what it
+computes, so a result is found whatever device computed it. Points already cached are loaded, not
+recomputed, so an interrupted sweep is resumed by running it again. Points run on any
+``concurrent.futures.Executor``: in-process, one after the other, by default; a
+``ProcessPoolExecutor``, a Dask ``distributed.Client.get_executor()`` or a ``submitit`` executor for
+larger sweeps (``point`` must then be picklable: a module-level function).
+
+Where results live (:func:`default_results_dir`): ``$SKILLKIT_RESULTS`` if set, else the ``results/``
+of the book checkout that holds the working directory (found by walking up to its ``_config.yml``),
+never inside an installed package. This module imports no other skillkit module.
 """
 from __future__ import annotations
 
@@ -21,15 +28,29 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 from tqdm import tqdm
 
-__all__ = ["grid", "config_hash", "result_path", "load", "run", "InlineExecutor", "default_results_dir", "jsonable"]
+__all__ = ["grid", "config_hash", "result_path", "read_result", "load", "run", "InlineExecutor", "default_results_dir",
+           "jsonable"]
 
 
-def default_results_dir() -> Path:
-    """``$SKILLKIT_RESULTS`` if set, else ``results/`` at the root of the repository."""
+BOOK_MARKER = "_config.yml"
+
+
+def default_results_dir(start: str | os.PathLike | None = None) -> Path:
+    """``$SKILLKIT_RESULTS`` if set, else ``results/`` of the book checkout above ``start`` (default: the
+    working directory), found by walking up to the first folder that holds ``_config.yml``.
+
+    Outside a checkout, with the variable unset, this is a ``ValueError`` that names both ways out.
+    """
     env = os.environ.get("SKILLKIT_RESULTS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "results"
+    here = Path(start if start is not None else os.getcwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / BOOK_MARKER).is_file():
+            return folder / "results"
+    raise ValueError(f"no results folder: {here} is not inside a checkout of the book (no {BOOK_MARKER} above it). "
+                     "Set SKILLKIT_RESULTS to a folder for the cached results, or run from inside a clone of the "
+                     "book (git clone --depth 1 <repository>; cd into it)")
 
 
 def jsonable(obj, nonfinite: Callable[[float], Any] = str):
@@ -94,13 +115,33 @@ def _atomic_write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
+def read_result(path: Path, config: Mapping):
+    """The result stored in ``path`` for ``config``; a clear ``ValueError`` if the file is unreadable.
+
+    A truncated or corrupt file, one without a ``result``, or one written for another config (its stored
+    ``config`` differs) is an error naming the file and how to recompute it, never a silent result.
+    """
+    def bad(why: str) -> ValueError:
+        return ValueError(f"cached result {path} {why}; delete the file and run the sweep again to recompute "
+                          "that point (the other points stay cached)")
+    try:
+        with open(path) as fh:
+            stored = json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise bad(f"is not valid JSON ({err})") from err
+    if not isinstance(stored, dict) or "result" not in stored or "config" not in stored:
+        raise bad("does not hold a {'config': ..., 'result': ...} record")
+    if stored["config"] != jsonable(config):
+        raise bad("was written for another config")
+    return stored["result"]
+
+
 def load(experiment: str, config: Mapping, results_dir=None):
     """The cached result of one point, or ``None`` when it has not been computed."""
     path = result_path(experiment, config, results_dir)
     if not path.exists():
         return None
-    with open(path) as fh:
-        return json.load(fh)["result"]
+    return read_result(path, config)
 
 
 class InlineExecutor(cf.Executor):
@@ -117,16 +158,18 @@ class InlineExecutor(cf.Executor):
         return fut
 
 
-def run(fn: Callable[[dict], Any], configs: Sequence[Mapping], experiment: str, *,
+def run(point: Callable[..., Any], configs: Sequence[Mapping], experiment: str, *, device,
         results_dir: str | os.PathLike | None = None, executor: cf.Executor | None = None,
         progress: bool = True) -> list:
-    """Run ``fn(config)`` for every config not yet cached; return all results in ``configs`` order.
+    """Run ``point(config, device=device, progress=...)`` for every config not yet cached; return all
+    results in ``configs`` order.
 
-    Each result is written to ``results/<experiment>/<config_hash>.json`` as
+    ``device`` (required: ``cfg.device`` of :func:`skillkit.setup`) is handed to every point and never
+    hashed. Each result is written to ``results/<experiment>/<config_hash>.json`` as
     ``{"config": ..., "result": ...}`` as soon as it is ready. If a point raises, the points that
     finished are kept on disk and the first error is raised after the others have been collected
     (with the default in-process executor, the sweep stops at the failing point); calling ``run``
-    again computes only what is missing.
+    again computes only what is missing. A point's own progress bar is shown in-process only.
     """
     configs = [dict(c) for c in configs]
     paths = [result_path(experiment, c, results_dir) for c in configs]
@@ -134,10 +177,10 @@ def run(fn: Callable[[dict], Any], configs: Sequence[Mapping], experiment: str, 
     todo = []
     for i, (c, p) in enumerate(zip(configs, paths)):
         if p.exists():
-            with open(p) as fh:
-                results[i] = json.load(fh)["result"]
+            results[i] = read_result(p, c)
         else:
             todo.append(i)
+    device = str(device)
     if not todo:
         return results
     executor = executor or InlineExecutor()
@@ -158,11 +201,11 @@ def run(fn: Callable[[dict], Any], configs: Sequence[Mapping], experiment: str, 
     try:
         if isinstance(executor, InlineExecutor):
             for i in todo:                                    # stop at the first failing point
-                finish(i, executor.submit(fn, configs[i]))
+                finish(i, executor.submit(point, configs[i], device=device, progress=progress))
                 if errors:
                     break
         else:
-            futures = {executor.submit(fn, configs[i]): i for i in todo}
+            futures = {executor.submit(point, configs[i], device=device, progress=False): i for i in todo}
             for fut in cf.as_completed(futures):
                 finish(futures[fut], fut)
     finally:

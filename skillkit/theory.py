@@ -1,7 +1,13 @@
-"""Scaling exponents of the multilinear model (Sec. 4, Table 4 of the paper). Numpy only."""
+"""Scaling laws of the multilinear model (Sec. 4 and App. J-K of the paper): exponents (Table 4),
+prefactors, the compute-optimal split, the finite-list time law and the never-learned tail. Numpy and
+scipy only; ``zipf_norm`` is re-exported from :mod:`skillkit.zipf`."""
 from __future__ import annotations
 
+import numpy as np
+from scipy import integrate, optimize, special
+
 from . import _checks
+from .zipf import zipf_norm
 
 __all__ = ["exponents", "time_integral", "time_integral_small_r", "prefactor_time", "prefactor_data",
            "prefactor_params", "time_params_profile", "compute_optimum", "prefactor_compute", "zipf_norm",
@@ -22,10 +28,6 @@ def exponents(alpha: float) -> dict[str, float]:
 # Conventions: S the target norm, R0 = r the initial strength of every skill, lr = eta; the skill
 # frequencies are P_s(k) = k^-(alpha+1)/zeta(alpha+1) (n_skills -> infinity unless stated).
 # ---------------------------------------------------------------------------------------------
-
-import numpy as np  # noqa: E402  (this section appended after the exponents)
-from scipy import integrate, optimize, special  # noqa: E402
-
 
 def _phi(u, S: float, R0: float):
     """[1 + (S/R0 - 1)^-1 e^{2u}]^-2, the fraction of a skill's loss left at rescaled time u.
@@ -163,16 +165,6 @@ def compute_optimum(alpha: float, S: float = 1.0, R0: float = 0.01, lr: float = 
 def prefactor_compute(alpha: float, S: float = 1.0, R0: float = 0.01, lr: float = 1.0) -> float:
     """A_C of the compute law (Cor 5, Eq. 330); see :func:`compute_optimum`."""
     return compute_optimum(alpha, S, R0, lr)["A_C"]
-
-
-def zipf_norm(alpha: float, n_skills=None) -> float:
-    """sum_{j <= n_skills} j^-(alpha+1) (zeta(alpha+1) when ``n_skills`` is None): 1/A of Eq. 1."""
-    a = float(_checks.positive("alpha", alpha))
-    z = special.zeta(a + 1.0)
-    if n_skills is None:
-        return float(z)
-    n = _checks.integer("n_skills", n_skills, lo=1)
-    return float(z - special.zeta(a + 1.0, n + 1.0))
 
 
 def time_law_finite_N(T, alpha: float, n_skills: int, S: float = 1.0, R0: float = 0.01,

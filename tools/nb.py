@@ -2,13 +2,16 @@
 
     python tools/nb.py colab                 # (re)write cell 1 of every notebook from _config.yml
     python tools/nb.py run NB [NB ...]       # execute in place at $SKILLKIT_SCALE (default), clean
+    python tools/nb.py run --from-scratch NB # the same from an empty results cache: records from_scratch_s
     python tools/nb.py clean NB [NB ...]     # clean metadata, squash progress-bar output, in place
     python tools/nb.py from-py SRC.py NB     # convert a py:percent script to a notebook (jupytext)
     python tools/nb.py check                 # fail if a notebook's Colab cell is stale or unexecuted
     python tools/nb.py runtimes              # write book/_generated/runtimes.md (reproducibility page)
 
 Cell 1 of every chapter is hidden on the site (tag ``remove-cell``) and is a no-op except on Colab,
-where it installs skillkit from the repository named in _config.yml. It never installs torch.
+where it clones the book's repository (named in _config.yml) shallow, installs it editable without its
+dependencies (Colab's torch stays) and changes into its ``notebooks/``, so the committed results are
+found. ``tests/test_colab.py`` runs it in a fresh virtual environment against a local clone.
 """
 from __future__ import annotations
 
@@ -35,12 +38,22 @@ def repository() -> tuple[str, str]:
     return repo["url"].rstrip("/"), repo.get("branch", "main")
 
 
-def colab_source() -> str:
-    url, branch = repository()
-    return (f"{MARK} from the book's repository (torch stays Colab's own).\n"
-            "import sys\n"
+def colab_source(url: str | None = None, branch: str | None = None) -> str:
+    """Cell 1 of every chapter for the repository ``url`` at ``branch`` (default: _config.yml's)."""
+    if url is None or branch is None:
+        url0, branch0 = repository()
+        url, branch = url or url0, branch or branch0
+    name = url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    return (f"{MARK} from a shallow clone of the book, editable, without its dependencies (torch stays Colab's own).\n"
+            "import os, subprocess, sys\n"
             "if \"google.colab\" in sys.modules:\n"
-            f"    get_ipython().run_line_magic(\"pip\", \"install -q 'skillkit @ git+{url}@{branch}'\")")
+            f"    book = os.environ.get(\"SKILLKIT_BOOK_DIR\", \"/content/{name}\")\n"
+            "    if not os.path.isdir(book):\n"
+            f"        subprocess.run([\"git\", \"clone\", \"-q\", \"--depth\", \"1\", \"--branch\", \"{branch}\",\n"
+            f"                        \"{url}\", book], check=True)\n"
+            "    subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", \"--no-deps\", \"-e\", book], check=True)\n"
+            "    sys.path.insert(0, book)      # this kernel sees the editable install without a restart\n"
+            "    os.chdir(os.path.join(book, \"notebooks\"))")
 
 
 def ensure_colab_cell(nb) -> bool:
@@ -108,19 +121,21 @@ def cmd_colab(_args) -> int:
     return 0
 
 
-# keys of nb.metadata["skillkit"] written by hand (not by ``run``) that a re-run keeps
-PRESERVED_KEYS = ("from_scratch",)
+# keys of nb.metadata["skillkit"] that a re-run from the cache keeps (only a from-scratch run rewrites them)
+PRESERVED_KEYS = ("from_scratch_s", "from_scratch_where")
 
 
-def record_run(nb, scale: str, elapsed: float, where: str) -> None:
+def record_run(nb, scale: str, elapsed: float, where: str, from_scratch: bool = False) -> None:
     """Write the run's bookkeeping into ``nb.metadata["skillkit"]``.
 
-    ``scale``, ``runtime_s`` and ``where`` describe this run and replace the previous ones; the
-    hand-written keys of PRESERVED_KEYS (``from_scratch``: what the chapter costs from an empty
-    results cache, e.g. "16 min of training on 2 cores") are kept as they were.
+    ``scale``, ``runtime_s`` and ``where`` describe this run and replace the previous ones.
+    ``from_scratch_s`` (seconds, a number) is what the chapter costs from an empty results cache: written
+    by a ``--from-scratch`` run (with ``from_scratch_where``), kept as it was by a run from the cache.
     """
     old = nb.metadata.get("skillkit", {}) or {}
     kept = {key: old[key] for key in PRESERVED_KEYS if key in old}
+    if from_scratch:
+        kept = {"from_scratch_s": round(elapsed, 1), "from_scratch_where": where}
     nb.metadata["skillkit"] = {"scale": scale, "runtime_s": round(elapsed, 1), "where": where, **kept}
 
 
@@ -132,6 +147,9 @@ def _shown(path: Path) -> str:
 
 
 def cmd_run(args) -> int:
+    import shutil
+    import tempfile
+
     from nbclient import NotebookClient
     scale = os.environ.get("SKILLKIT_SCALE", "default")
     where = os.environ.get("SKILLKIT_WHERE", "2-core CPU (development machine)")
@@ -139,15 +157,34 @@ def cmd_run(args) -> int:
         path = Path(name).resolve()
         nb = nbformat.read(path, as_version=4)
         ensure_colab_cell(nb)
-        start = time.time()
-        client = NotebookClient(nb, timeout=None, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})
-        client.execute()
-        elapsed = time.time() - start
+        env_before = os.environ.get("SKILLKIT_RESULTS")
+        scratch = tempfile.mkdtemp(prefix="skillkit-scratch-") if args.from_scratch else None
+        if scratch:
+            os.environ["SKILLKIT_RESULTS"] = scratch          # inherited by the kernel: an empty cache
+        try:
+            start = time.time()
+            client = NotebookClient(nb, timeout=None, kernel_name="python3",
+                                    resources={"metadata": {"path": str(path.parent)}})
+            client.execute()
+            elapsed = time.time() - start
+        finally:
+            if scratch:
+                if env_before is None:
+                    os.environ.pop("SKILLKIT_RESULTS", None)
+                else:
+                    os.environ["SKILLKIT_RESULTS"] = env_before
+        if scratch:      # what the run computed becomes the committed cache, so a re-run reproduces it
+            dest = Path(env_before) if env_before else ROOT / "results"
+            for f in sorted(Path(scratch).rglob("*.json")):
+                target = dest / f.relative_to(scratch)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                print(f"  {'replaced' if target.exists() else 'new'}: {_shown(target)}")
+                shutil.copyfile(f, target)
+            shutil.rmtree(scratch)
         clean(nb)
-        record_run(nb, scale, elapsed, where)
+        record_run(nb, scale, elapsed, where, from_scratch=bool(scratch))
         nbformat.write(nb, path)
-        print(f"{_shown(path)}: ran at scale {scale} in {elapsed:.0f} s")
+        print(f"{_shown(path)}: ran at scale {scale} in {elapsed:.0f} s" + (" from an empty cache" if scratch else ""))
     return 0
 
 
@@ -225,7 +262,7 @@ def runtimes_table(paths) -> str:
     """The chapters' table of the reproducibility page, from each notebook's metadata.
 
     "last run" is ``runtime_s`` (the last ``tools/nb.py run``, which reuses results/), "from an
-    empty results cache" is the hand-written ``from_scratch`` ("—" when absent). Where every
+    empty results cache" is ``from_scratch_s`` (the last ``tools/nb.py run --from-scratch``; "—" when absent). Where every
     chapter ran on the same machine, that is said once under the table instead of in a column.
     """
     rows = []
@@ -236,7 +273,8 @@ def runtimes_table(paths) -> str:
         meta = nb.metadata.get("skillkit", {}) or {}
         rows.append((f"[{_cell(title)}](../notebooks/{path.name}) `{path.name}`",
                      _cell(meta.get("scale", "?")), _runtime(meta.get("runtime_s")),
-                     _cell(meta.get("from_scratch") or "—"), _cell(meta.get("where", "?"))))
+                     _runtime(meta["from_scratch_s"]) if isinstance(meta.get("from_scratch_s"), (int, float)) else "—",
+                     _cell(meta.get("where", "?"))))
     wheres = {row[-1] for row in rows}
     one_place = len(wheres) == 1
     head = ["chapter", "scale", "last run", "from an empty results cache"] + ([] if one_place else ["where it ran"])
@@ -270,6 +308,8 @@ def main(argv=None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("colab").set_defaults(func=cmd_colab)
     p = sub.add_parser("run")
+    p.add_argument("--from-scratch", action="store_true",
+                   help="run from an empty results cache and record metadata.skillkit.from_scratch_s")
     p.add_argument("notebooks", nargs="+")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("clean")
