@@ -32,7 +32,7 @@ book-run: $(STAMP)   ## re-execute every chapter at $$SKILLKIT_SCALE (default), 
 test: test-unit test-notebooks test-book test-site
 
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest tests/ -q --ignore=tests/test_site.py
+	$(BIN)/python -m pytest tests/ -q
 
 test-notebooks: $(STAMP)
 	$(BIN)/python tools/nb.py check
@@ -53,7 +53,7 @@ test-site: $(STAMP)
 	@$(BIN)/python -c '$(FIND_CHROME)' 2>/dev/null || \
 	  { (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver) >/dev/null 2>&1 \
 	    || echo "could not install chromium: the browser checks will be skipped"; }
-	SKILLKIT_SITE_DIR=_build/html $(BIN)/python -m pytest tests/test_site.py -q -rs
+	SKILLKIT_SITE_DIR=_build/html $(BIN)/python -m pytest tests/test_site.py -m site -q -rs
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

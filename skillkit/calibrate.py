@@ -159,18 +159,18 @@ def fit_data(D, R_over_S, p: float = 1.0, *, form: str = "eq17", average: str = 
     return _fit_1d("D_c", model, D, y, grid)
 
 
-def fit_width(N, R_over_S, k: int = 0) -> Fit:
+def fit_width(N, R_over_S, skill: int = 0) -> Fit:
     """Fit N_c (units per skill, Prop. 2 / Eq. 21) to R_k/S measured at the end of training at width ``N``.
 
-    ``k`` is the 0-based skill index (0 for the one-skill calibration). Returns a :class:`Fit` named
+    ``skill`` is the 0-based skill index (0 for the one-skill calibration). Returns a :class:`Fit` named
     ``"N_c"``. The model is piecewise linear in N, so the fit starts from the best point of a grid.
     """
     N, y = _checks.curve(N, R_over_S, "N")
     N = _checks.positive("N", N)
-    k = _checks.integer("k", k, lo=0)
+    skill = _checks.integer("skill", skill, lo=0)
 
     def model(x, Nc):
-        return extended.strength_width(x, k, Nc, S=1.0)
+        return extended.strength_width(x, skill, Nc, S=1.0)
     grid = np.geomspace(0.05, max(N.max(), 1.0) * 2, 400)
     return _fit_1d("N_c", model, N, y, grid)
 

@@ -106,19 +106,19 @@ def strength_data(D, p, D_c, S: float = 1.0, form: str = "eq17", average: str = 
     return out
 
 
-def strength_width(N, k, N_c, S: float = 1.0):
+def strength_width(N, skill, N_c, S: float = 1.0):
     """R_k at T, D = inf when N hidden units fill N_c basis functions per skill, in frequency order (Prop. 2).
 
-    R_k / S = clip((N - k N_c) / N_c, 0, 1) with ``k`` the 0-based skill index (skill k+1 of the paper):
+    R_k / S = clip((N - skill N_c) / N_c, 0, 1) with ``skill`` the 0-based skill index (skill + 1 of the paper):
     skills before q = floor((N-1)/N_c) + 1 are learned, skill q has r = N - (q-1) N_c of its N_c
     functions (R = S r/N_c, Eq. 21), later skills none. The clip form is the paper code's
-    (``theo_param``) and extends Prop. 2 to a real-valued fitted N_c. ``N`` (>= 0), ``k`` (integer
+    (``theo_param``) and extends Prop. 2 to a real-valued fitted N_c. ``N`` (>= 0), ``skill`` (integer
     >= 0) and ``N_c`` (> 0) broadcast; returns R, float64.
     """
     N = _checks.nonnegative("N", N)
-    k = np.asarray(k)
-    if k.dtype.kind not in "iu" or np.any(k < 0):
-        raise ValueError(f"k (0-based skill index) must be an integer >= 0, got {k!r}")
+    skill = np.asarray(skill)
+    if skill.dtype.kind not in "iu" or np.any(skill < 0):
+        raise ValueError(f"skill must be an integer >= 0 (a 0-based index), got {skill!r}")
     N_c = _checks.positive("N_c", N_c)
     S = float(_checks.positive("S", S))
-    return S * np.clip((N - k * N_c) / N_c, 0.0, 1.0)
+    return S * np.clip((N - skill * N_c) / N_c, 0.0, 1.0)

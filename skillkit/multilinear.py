@@ -168,16 +168,16 @@ def loss(alpha: float, n_skills: int, *, T=np.inf, D=np.inf, N=None, S: float = 
     return out
 
 
-def stage_margin(k, alpha: float, S: float = 1.0, R0: float = 0.01, eps: float = 0.05):
+def stage_margin(skill, alpha: float, S: float = 1.0, R0: float = 0.01, eps: float = 0.05):
     """(tau^(e)_{k+1} - tau^(e)_k) / tau^(s)_k for the multilinear model at infinite data (Eq. 41).
 
-    ``k`` is the 0-based skill index (paper's skill k + 1 against k + 2). With P_s(k) ∝ k^-(alpha+1)
+    ``skill`` is the 0-based skill index (the paper's skill + 1 against skill + 2). With P_s(k) ∝ k^-(alpha+1)
     the ratio is log[(S/R0 - 1)/(1/eps - 1)] ((k+2)/(k+1))^(alpha+1) - 1) / (2 log(1/eps - 1)),
     independent of lr and of the number of skills. Training is stage-like at k when it exceeds 1.
     """
-    k = np.asarray(k)
-    if k.dtype.kind not in "iu" or np.any(k < 0):
-        raise ValueError(f"k must be a non-negative integer skill index (0-based), got {k!r}")
+    skill = np.asarray(skill)
+    if skill.dtype.kind not in "iu" or np.any(skill < 0):
+        raise ValueError(f"skill must be a non-negative integer (0-based index), got {skill!r}")
     alpha = _checks.positive("alpha", alpha)
     S = _checks.positive("S", S)
     R0 = np.asarray(R0, dtype=float)
@@ -187,10 +187,10 @@ def stage_margin(k, alpha: float, S: float = 1.0, R0: float = 0.01, eps: float =
     gap = np.log((S / R0 - 1.0) / (1.0 / eps - 1.0))
     if np.any(gap <= 0):
         raise ValueError(f"R0 must lie below eps * S (else the skill has emerged at t = 0), got R0={R0}")
-    ratio = ((k + 2.0) / (k + 1.0)) ** (alpha + 1.0) - 1.0
+    ratio = ((skill + 2.0) / (skill + 1.0)) ** (alpha + 1.0) - 1.0
     return gap * ratio / (2.0 * np.log(1.0 / eps - 1.0))
 
 
-def stage_like(k, alpha: float, S: float = 1.0, R0: float = 0.01, eps: float = 0.05):
-    """True where skill k (0-based) saturates before skill k + 1 emerges: tau^(s)_k < tau^(e)_{k+1} - tau^(e)_k (Eq. 41)."""
-    return stage_margin(k, alpha, S=S, R0=R0, eps=eps) > 1.0
+def stage_like(skill, alpha: float, S: float = 1.0, R0: float = 0.01, eps: float = 0.05):
+    """True where ``skill`` (0-based) saturates before the next one emerges: tau^(s)_k < tau^(e)_{k+1} - tau^(e)_k (Eq. 41)."""
+    return stage_margin(skill, alpha, S=S, R0=R0, eps=eps) > 1.0

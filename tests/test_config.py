@@ -18,7 +18,7 @@ def test_scale_from_env(monkeypatch):
 
 def test_bad_scale_is_value_error(monkeypatch):
     monkeypatch.setenv("SKILLKIT_SCALE", "huge")
-    with pytest.raises(ValueError, match="SKILLKIT_SCALE"):
+    with pytest.raises(ValueError, match=r"^SKILLKIT_SCALE"):
         skillkit.setup()
 
 
@@ -34,7 +34,7 @@ def test_device_override_and_one_line(monkeypatch, capsys):
 
 def test_bad_device_is_value_error(monkeypatch):
     monkeypatch.setenv("SKILLKIT_DEVICE", "not-a-device")
-    with pytest.raises(ValueError, match="SKILLKIT_DEVICE"):
+    with pytest.raises(ValueError, match=r"^SKILLKIT_DEVICE"):
         skillkit.setup(verbose=False)
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 from scipy import stats
 
-from skillkit.data import MultitaskSparseParity, SparseParity, skill_probs
+from skillkit.data import MultitaskSparseParity, Sampler, SparseParity, parity, skill_probs, stream_keys
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +31,10 @@ def test_contract_shapes_and_types(task):
 
 
 def test_probs_are_the_power_law(task):
-    k = np.arange(1, 6)
-    expected = k ** -1.6 / np.sum(k ** -1.6)
-    np.testing.assert_allclose(task.probs, expected, rtol=1e-12)
-    # the paper's numbers for n_s = 5, alpha = 0.6
+    # the paper's numbers for n_s = 5, alpha = 0.6, and the ratio of neighbours (k/(k+1))^(alpha+1)
     np.testing.assert_allclose(task.probs, [0.5927, 0.1955, 0.1022, 0.0645, 0.0451], atol=1e-4)
+    np.testing.assert_allclose(task.probs[1:] / task.probs[:-1], (np.arange(1, 5) / np.arange(2, 6)) ** 1.6,
+                               rtol=1e-12)
 
 
 def test_frequencies_match_by_chi_square(task, big_sample):
@@ -100,16 +99,16 @@ def test_same_seed_same_data():
     (dict(n_bits=2.5), "n_bits"),
 ])
 def test_bad_input(kwargs, name):
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ValueError, match=rf"^{name} must"):
         MultitaskSparseParity(**kwargs)
 
 
 def test_bad_sample_sizes(task):
-    with pytest.raises(ValueError, match="n must"):
+    with pytest.raises(ValueError, match=r"^n must be an integer in \[1, inf\]"):
         task.sample(0)
-    with pytest.raises(ValueError, match="skill index"):
+    with pytest.raises(ValueError, match=r"^skill must be an integer in \[0, 4\]"):
         task.sample_skill(5, 10)
-    with pytest.raises(ValueError, match="shape"):
+    with pytest.raises(ValueError, match=r"^x must have shape \(n, dim\)"):
         task.basis(torch.zeros(3, 10))
 
 
@@ -123,5 +122,75 @@ def test_sparse_parity():
     # labels are uncorrelated with any single bit (the hallmark of parity, k >= 2)
     corr = (x * y[:, None]).mean(0).abs().max().item()
     assert corr < 0.08
-    with pytest.raises(ValueError, match="k"):
+    with pytest.raises(ValueError, match=r"^k must be an integer in \[1, 3\]"):
         SparseParity(n_bits=3, k=4)
+
+
+# ----- the counter-based sampler that feeds every training run ----------------------------------------
+@pytest.fixture(scope="module")
+def small_task():
+    return MultitaskSparseParity(n_skills=3, n_bits=12, k=3, alpha=0.6, S=5.0, seed=1)
+
+
+def test_sampler_streams_are_per_model_labels_exact_and_frequencies_zipf(small_task):
+    both = Sampler(small_task, [11, 22], 4000)
+    alone = Sampler(small_task, [22], 4000)
+    xa, y = both.batch(5)
+    xa, y = xa.clone(), y.clone()                  # batch() reuses its buffer
+    xa1, y1 = alone.batch(5)
+    assert torch.equal(xa[1], xa1[0]) and torch.equal(y[1], y1[0])     # stream 1 is its own
+    assert not torch.equal(xa[0], xa[1])
+    assert not torch.equal(both.batch(6)[0], xa)                        # fresh every step
+    assert torch.equal(y[0], small_task.target(xa[0, :, :small_task.dim]))         # labels are y = S sum_k g_k
+    assert torch.all(xa[..., -1] == 1)
+    big = Sampler(small_task, list(range(10)), 20000)
+    xb, _, skill = big.make(0, 20000)
+    freq = np.bincount(skill.flatten().numpy(), minlength=3) / skill.numel()
+    np.testing.assert_allclose(freq, small_task.probs, atol=4 * np.sqrt(0.25 / skill.numel()))
+    bits = xb[..., small_task.n_skills:small_task.dim]
+    assert abs(bits.mean().item() - 0.5) < 0.002                        # uniform skill bits
+    # bits pairwise uncorrelated
+    c = np.corrcoef(bits.reshape(-1, small_task.n_bits).numpy().T)
+    assert np.abs(c - np.eye(small_task.n_bits)).max() < 0.01
+
+
+def test_int32_hash_equals_the_reference_and_table_equals_columnwise_rows():
+    v = torch.randint(-2**31, 2**31 - 1, (5000,), dtype=torch.int32)
+    got = (parity._mix32(v).to(torch.int64) & 0xFFFFFFFF).tolist()
+    assert got == [parity.mix32(int(a) & 0xFFFFFFFF) for a in v.tolist()]
+    for n_skills, n_bits in [(5, 32), (3, 40), (12, 60), (40, 120)]:  # rows of 1-5 words; 40 skills
+                                                                       # take the searchsorted path
+        t = MultitaskSparseParity(n_skills=n_skills, n_bits=n_bits, k=3, alpha=0.5, seed=2)
+        fast = Sampler(t, [3, 4], 50)
+        slow = Sampler(t, [3, 4], 50)
+        slow._table = None
+        xa, y, sk = fast.make(9, 300)
+        xs, ys, _ = slow.make(9, 300)
+        assert fast._table is not None and torch.equal(xa, xs) and torch.equal(y, ys)
+        assert torch.equal(y[1], t.target(xa[1, :, :t.dim]))
+        assert torch.equal(xa[..., :n_skills].argmax(-1), sk)
+        wide = fast.make(1, 20000)[2].flatten().numpy()
+        freq = np.bincount(wide, minlength=n_skills) / wide.size
+        np.testing.assert_allclose(freq, t.probs, atol=5 * np.sqrt(t.probs.max() / wide.size))
+
+
+def test_sampler_and_task_sample_draw_one_distribution(task):
+    """Both ways of drawing samples give the same skill frequencies and the same bit statistics."""
+    x_task, s_task, y_task = task.sample(100_000, generator=torch.Generator().manual_seed(3))
+    xa, y, s_smp = Sampler(task, stream_keys(0, [7]), 1).make(5, 100_000)
+    x_smp, s_smp, y_smp = xa[0, :, :task.dim], s_smp[0], y[0]
+    counts = np.stack([np.bincount(s.numpy(), minlength=5) for s in (s_task, s_smp)])
+    assert stats.chi2_contingency(counts).pvalue > 1e-4
+    assert torch.equal(y_smp, task.target(x_smp)) and torch.equal(y_task, task.target(x_task))
+    for x in (x_task, x_smp):
+        assert abs(x[:, task.n_skills:].mean().item() - 0.5) < 0.003
+        assert torch.equal(x[:, :task.n_skills].sum(1), torch.ones(x.shape[0]))
+
+
+def test_stream_keys_depend_on_run_seed_and_model_seed_only():
+    k = stream_keys(3, [10, 11, 10])
+    assert k[0] == k[2] != k[1] and k == stream_keys(3, [10, 11, 10])
+    assert stream_keys(4, [10])[0] != k[0]
+    assert len(stream_keys(3, [10, 11], shared=True)) == 1
+    with pytest.raises(ValueError, match=r"^seed must be an integer in \[0, inf\]"):
+        stream_keys(-1, [0])

@@ -25,7 +25,7 @@ def test_skill_strengths_of_the_target_and_of_one_skill():
     np.testing.assert_allclose(measure.skill_strengths(target, task, n=500), 2.0, atol=1e-12)
     only3 = lambda x: 0.7 * task.basis(x)[:, 2:3]                     # (n, 1) output is accepted
     np.testing.assert_allclose(measure.skill_strengths(only3, task, n=500), [0, 0, 0.7, 0], atol=1e-12)
-    with pytest.raises(ValueError, match="n must be"):
+    with pytest.raises(ValueError, match=r"^n must be"):
         measure.skill_strengths(target, task, n=0)
 
 
@@ -105,20 +105,53 @@ def test_censored_quantile_against_numpy():
 def test_bad_input():
     steps = np.array([1.0, 2.0, 3.0])
     R = np.zeros((3, 2, 4))
-    with pytest.raises(ValueError, match="strictly increasing"):
+    with pytest.raises(ValueError, match=r"^steps must be finite and strictly increasing"):
         emergence_times(np.array([1.0, 3.0, 2.0]), R)
-    with pytest.raises(ValueError, match=r"steps must lie in \(0, inf\)"):
+    with pytest.raises(ValueError, match=r"^steps must lie in \(0, inf\)"):
         emergence_times(np.array([0.0, 1.0, 2.0]), R)
     assert emergence_times(np.array([0.0, 1.0, 2.0]), R, log=False).shape == (2, 4)
-    with pytest.raises(ValueError, match="R_over_S must have shape"):
+    with pytest.raises(ValueError, match=r"^R_over_S must have shape"):
         emergence_times(steps, np.zeros((3, 4)))
-    with pytest.raises(ValueError, match="R_over_S must have shape"):
+    with pytest.raises(ValueError, match=r"^R_over_S must have shape"):
         emergence_times(steps, np.zeros((4, 2, 4)))
-    with pytest.raises(ValueError, match="threshold must be a finite"):
+    with pytest.raises(ValueError, match=r"^threshold must be a finite"):
         emergence_times(steps, R, np.nan)
-    with pytest.raises(ValueError, match="min_skills must be an integer in"):
+    with pytest.raises(ValueError, match=r"^min_skills must be an integer in"):
         emergence_table(steps, R, min_skills=1)
-    with pytest.raises(ValueError, match=r"q must lie in \[0.0, 1.0\]"):
+    with pytest.raises(ValueError, match=r"^q must lie in \[0.0, 1.0\]"):
         censored_quantile([1.0, 2.0], 1.5)
-    with pytest.raises(ValueError, match="values must have at least 1 entry"):
+    with pytest.raises(ValueError, match=r"^values must have at least 1 entry"):
         censored_quantile(np.zeros((0, 3)), 0.5)
+
+
+def test_crossing_exact_on_sigmoid():
+    """A sigmoid symmetric in log x about x0, with x0 halfway (in log) between two grid points: the
+    log-interpolated 0.5 crossing is exactly x0; on a fine grid any threshold is close to the inverse."""
+    x = np.geomspace(10, 1e4, 31)
+    x0 = np.sqrt(x[12] * x[13])
+    y = 1 / (1 + (x / x0) ** -3.0)
+    assert abs(measure.crossing(x, y) / x0 - 1) < 1e-12
+    xf = np.geomspace(10, 1e4, 2001)
+    yf = 1 / (1 + (xf / x0) ** -3.0)
+    for thr in (0.05, 0.3, 0.9):
+        want = x0 * (thr / (1 - thr)) ** (1 / 3)
+        assert abs(measure.crossing(xf, yf, thr) / want - 1) < 1e-4
+    # linear interpolation on a straight line is exact
+    assert abs(measure.crossing(np.arange(5.0), np.arange(5.0) / 4, 0.3, log=False) - 1.2) < 1e-12
+
+
+def test_crossing_edge_cases_and_batch():
+    x = np.array([1.0, 2.0, 4.0])
+    assert np.isnan(measure.crossing(x, [0.0, 0.1, 0.2]))
+    assert measure.crossing(x, [0.6, 0.7, 0.8]) == 1.0
+    # first crossing, not the last
+    assert measure.crossing(x, [0.0, 1.0, 0.0]) == pytest.approx(np.sqrt(2.0))
+    Y = np.stack([np.array([0.0, 1.0, 1.0]), np.array([0.0, 0.0, 1.0])], axis=1)   # (n_points, n_skills)
+    np.testing.assert_allclose(measure.crossings(x, Y), [np.sqrt(2.0), np.sqrt(8.0)])
+
+
+def test_crossing_bad_input():
+    with pytest.raises(ValueError, match=r"^x must be strictly increasing"):
+        measure.crossing([2.0, 1.0], [0.0, 1.0])
+    with pytest.raises(ValueError, match=r"^x must lie in \(0, inf\)"):
+        measure.crossing([0.0, 1.0], [0.0, 1.0])

@@ -79,13 +79,13 @@ def test_hand_written_gradient_equals_autograd(shared):
 
 
 def test_bad_arguments_raise_value_error_naming_the_parameter():
-    with pytest.raises(ValueError, match="n_models"):
+    with pytest.raises(ValueError, match=r"^n_models"):
         MLPEnsemble(0, DIM, 3)
-    with pytest.raises(ValueError, match="widths"):
+    with pytest.raises(ValueError, match=r"^widths"):
         MLPEnsemble(2, DIM, [3, 4, 5])
-    with pytest.raises(ValueError, match="widths"):
+    with pytest.raises(ValueError, match=r"^widths"):
         MLPEnsemble(2, DIM, [3, 0])
-    with pytest.raises(ValueError, match="init_std"):
+    with pytest.raises(ValueError, match=r"^init_std"):
         MLPEnsemble(2, DIM, 3, init_std=-1.0)
-    with pytest.raises(ValueError, match="x must have shape"):
+    with pytest.raises(ValueError, match=r"^x must have shape"):
         MLPEnsemble(2, DIM, 3)(torch.zeros(4, DIM + 1))

@@ -140,15 +140,15 @@ def test_fitted_exponents_after_finite_size_correction():
 
 
 def test_prefactor_validation():
-    with pytest.raises(ValueError, match="alpha"):
+    with pytest.raises(ValueError, match=r"^alpha"):
         theory.prefactor_time(0.0)
-    with pytest.raises(ValueError, match="R0"):
+    with pytest.raises(ValueError, match=r"^R0"):
         theory.prefactor_data(0.6, S=1.0, R0=1.5)
-    with pytest.raises(ValueError, match="gamma"):
+    with pytest.raises(ValueError, match=r"^gamma"):
         theory.prefactor_params(0.6, gamma=1.5)
-    with pytest.raises(ValueError, match="lam"):
+    with pytest.raises(ValueError, match=r"^lam"):
         theory.time_params_profile(-1.0, 0.6)
-    with pytest.raises(ValueError, match="n_skills"):
+    with pytest.raises(ValueError, match=r"^n_skills"):
         theory.time_law_finite_N(10.0, 0.6, 0)
 
 
@@ -187,11 +187,11 @@ def test_tail_loss_is_the_left_out_sum(alpha):
 
 
 def test_tail_loss_validation():
-    with pytest.raises(ValueError, match="alpha"):
+    with pytest.raises(ValueError, match=r"^alpha"):
         theory.tail_loss(0.0, 10)
-    with pytest.raises(ValueError, match="n_skills"):
+    with pytest.raises(ValueError, match=r"^n_skills"):
         theory.tail_loss(0.6, 0)
-    with pytest.raises(ValueError, match="R0"):
+    with pytest.raises(ValueError, match=r"^R0"):
         theory.tail_loss(0.6, 10, S=1.0, R0=1.0)
-    with pytest.raises(ValueError, match="R0"):
+    with pytest.raises(ValueError, match=r"^R0"):
         theory.tail_loss(0.6, 10, S=1.0, R0=-0.1)

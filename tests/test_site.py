@@ -35,6 +35,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.site            # not part of a plain `pytest tests/` (pyproject addopts)
 SHOTS = ROOT / "_build" / "screenshots"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 WIDTH, VIEWPORT = 1280, 1000      # the browser window, in CSS pixels

@@ -65,7 +65,7 @@ def no_kernel(monkeypatch):
 def test_run_keeps_from_scratch_and_replaces_the_run_bookkeeping(tmp_path, monkeypatch, no_kernel):
     path = _notebook(tmp_path / "05_x.ipynb", "Calibrating", {
         "scale": "ci", "runtime_s": 999.0, "where": "old machine",
-        "from_scratch": "16 min of training on 2 cores", "stray": "dropped"})
+        "from_scratch_s": 960.0, "from_scratch_where": "2-core CPU", "stray": "dropped"})
     monkeypatch.setenv("SKILLKIT_SCALE", "default")
     monkeypatch.setenv("SKILLKIT_WHERE", "H100 (Colab)")
     assert nb_tool.main(["run", str(path)]) == 0
@@ -73,10 +73,10 @@ def test_run_keeps_from_scratch_and_replaces_the_run_bookkeeping(tmp_path, monke
 
     nb = nbformat.read(path, as_version=4)
     meta = nb.metadata["skillkit"]
-    assert meta["from_scratch"] == "16 min of training on 2 cores"
+    assert meta["from_scratch_s"] == 960.0 and meta["from_scratch_where"] == "2-core CPU"
     assert meta["scale"] == "default" and meta["where"] == "H100 (Colab)"
     assert 0 <= meta["runtime_s"] < 60, "runtime_s is this run's time, not the old 999 s"
-    assert "stray" not in meta, "only the hand-written keys of PRESERVED_KEYS survive a run"
+    assert "stray" not in meta, "only the keys of PRESERVED_KEYS survive a run"
     # clean() still ran: volatile metadata gone, the Colab cell first and hidden
     assert "widgets" not in nb.metadata and "colab" not in nb.metadata
     assert all("executionInfo" not in c.metadata for c in nb.cells)
@@ -87,21 +87,53 @@ def test_run_without_from_scratch_does_not_invent_one(tmp_path, no_kernel):
     path = _notebook(tmp_path / "01_x.ipynb", "Task", None)
     assert nb_tool.main(["run", str(path)]) == 0
     meta = nbformat.read(path, as_version=4).metadata["skillkit"]
-    assert "from_scratch" not in meta and set(meta) == {"scale", "runtime_s", "where"}
+    assert "from_scratch_s" not in meta and set(meta) == {"scale", "runtime_s", "where"}
+
+
+class _WritesResults(_NoKernel):
+    """A kernel stand-in whose 'notebook' writes one sweep result where SKILLKIT_RESULTS points."""
+    seen = None
+
+    def execute(self):
+        import os
+        type(self).seen = os.environ.get("SKILLKIT_RESULTS")
+        out = Path(type(self).seen) / "exp" / "abc.json"
+        out.parent.mkdir(parents=True)
+        out.write_text('{"config": {}, "result": {}}')
+        return self.nb
+
+
+def test_run_from_scratch_uses_an_empty_cache_records_seconds_and_keeps_the_results(tmp_path, monkeypatch):
+    fake = types.ModuleType("nbclient")
+    fake.NotebookClient = _WritesResults
+    monkeypatch.setitem(sys.modules, "nbclient", fake)
+    results = tmp_path / "results"
+    (results / "exp").mkdir(parents=True)
+    (results / "exp" / "old.json").write_text("{}")
+    monkeypatch.setenv("SKILLKIT_RESULTS", str(results))
+    path = _notebook(tmp_path / "06_x.ipynb", "Predicting", {"from_scratch_s": 1.0})
+    assert nb_tool.main(["run", "--from-scratch", str(path)]) == 0
+    assert _WritesResults.seen != str(results) and not Path(_WritesResults.seen).exists()   # a fresh, removed cache
+    assert (results / "exp" / "abc.json").exists() and (results / "exp" / "old.json").exists()
+    meta = nbformat.read(path, as_version=4).metadata["skillkit"]
+    assert isinstance(meta["from_scratch_s"], float) and meta["from_scratch_s"] < 60
+    assert meta["from_scratch_s"] == meta["runtime_s"]
+    import os
+    assert os.environ["SKILLKIT_RESULTS"] == str(results)                 # restored after the run
 
 
 def test_clean_leaves_the_skillkit_metadata_alone(tmp_path):
-    path = _notebook(tmp_path / "a.ipynb", "A", {"runtime_s": 3.0, "from_scratch": "1 min"})
+    path = _notebook(tmp_path / "a.ipynb", "A", {"runtime_s": 3.0, "from_scratch_s": 60.0})
     nb = nbformat.read(path, as_version=4)
     nb_tool.clean(nb)
-    assert nb.metadata["skillkit"] == {"runtime_s": 3.0, "from_scratch": "1 min"}
+    assert nb.metadata["skillkit"] == {"runtime_s": 3.0, "from_scratch_s": 60.0}
     assert "widgets" not in nb.metadata
 
 
 def test_runtimes_table_has_the_from_scratch_column(tmp_path):
     a = _notebook(tmp_path / "01_a.ipynb", "The task", {"scale": "default", "runtime_s": 18.1, "where": "2-core CPU"})
     b = _notebook(tmp_path / "05_b.ipynb", "Calibrating", {
-        "scale": "default", "runtime_s": 430.0, "where": "2-core CPU", "from_scratch": "6 min | 2 cores"})
+        "scale": "default", "runtime_s": 430.0, "where": "2-core CPU", "from_scratch_s": 361.0})
     lines = nb_tool.runtimes_table([a, b]).splitlines()
     header = [c.strip() for c in lines[0].strip("|").split("|")]
     assert header == ["chapter", "scale", "last run", "from an empty results cache"]
@@ -110,7 +142,7 @@ def test_runtimes_table_has_the_from_scratch_column(tmp_path):
     assert len(rows) == 2
     assert rows[0].startswith("| [The task](../notebooks/01_a.ipynb)")
     assert rows[0].rstrip().endswith("| 18 s | — |")
-    assert r"| 7.2 min | 6 min \| 2 cores |" in rows[1], "a | in the value must not split the cell"
+    assert "| 7.2 min | 6.0 min |" in rows[1]
     assert "Every chapter ran on: 2-core CPU." in lines
 
 

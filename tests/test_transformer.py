@@ -1,9 +1,11 @@
-"""Tests of skillkit.transformer: shapes, causality, ensemble independence, and fitting a tiny batch."""
+"""Tests of skillkit.models.transformer and its torch.func ensemble: shapes, causality, independence, fitting."""
 import pytest
 import torch
 
 from skillkit.data import MultitaskSparseParity
-from skillkit.transformer import PAPER_CONFIG, SparseParityTransformer, TransformerConfig
+from skillkit.experiments import transformer_point
+from skillkit.models import Ensemble, ParityTransformer
+from skillkit.models.transformer import PAPER_CONFIG, SparseParityTransformer, TransformerConfig
 
 
 def _model(n_models=3, causal=True, n_layers=1, seed=0, n_tokens=20, width=16):
@@ -28,21 +30,24 @@ def test_output_shapes():
     x = torch.randint(0, 2, (7, 20)).float()
     assert m(x).shape == (3, 7)
     assert m(x.expand(3, 7, 20)).shape == (3, 7)
-    assert m.hidden_states(x).shape == (3, 7, 20, 16)
+    assert m(x, hidden=True).shape == (3, 7, 20, 16)
     assert m.member(1)(x).shape == (7,)
-    with pytest.raises(ValueError, match="x must have shape"):
+    torch.testing.assert_close(m.member(1)(x), m(x)[1])
+    with pytest.raises(ValueError, match=r"^x must have shape \(B, n_tokens\)"):
         m(torch.zeros(7, 19))
-    with pytest.raises(ValueError, match="x must have shape"):
-        m(torch.zeros(2, 7, 20))
+    with pytest.raises(ValueError, match=r"^x must have n_models = 3 rows"):
+        m(torch.zeros(2, 7, 20), per_model=True)
 
 
 def test_bad_config():
-    with pytest.raises(ValueError, match="width"):
+    with pytest.raises(ValueError, match=r"^width must be a multiple of n_heads"):
         TransformerConfig(width=10, n_heads=4)
-    with pytest.raises(ValueError, match="n_layers"):
+    with pytest.raises(ValueError, match=r"^n_layers must be an integer"):
         TransformerConfig(n_layers=0)
-    with pytest.raises(ValueError, match="n_models"):
+    with pytest.raises(ValueError, match=r"^n_models must be an integer"):
         SparseParityTransformer(TransformerConfig(), n_models=0)
+    with pytest.raises(ValueError, match=r"^members must all be of one class"):
+        Ensemble([torch.nn.Linear(2, 2), torch.nn.Tanh()])
 
 
 @pytest.mark.parametrize("n_layers", [1, 2])
@@ -50,11 +55,11 @@ def test_causal(n_layers):
     """Flipping bit j changes the hidden states at positions >= j only (and some of them)."""
     m = _model(n_models=2, n_layers=n_layers)
     x = torch.randint(0, 2, (5, 20)).float()
-    h = m.hidden_states(x)
+    h = m(x, hidden=True)
     for j in (3, 11, 19):
         x2 = x.clone()
         x2[:, j] = 1 - x2[:, j]
-        h2 = m.hidden_states(x2)
+        h2 = m(x2, hidden=True)
         assert torch.equal(h[:, :, :j], h2[:, :, :j])
         assert (h[:, :, j:] - h2[:, :, j:]).abs().max() > 1e-3
 
@@ -64,7 +69,7 @@ def test_noncausal_sees_the_future():
     x = torch.randint(0, 2, (5, 20)).float()
     x2 = x.clone()
     x2[:, 19] = 1 - x2[:, 19]
-    assert (m.hidden_states(x)[:, :, 0] - m.hidden_states(x2)[:, :, 0]).abs().max() > 1e-4
+    assert (m(x, hidden=True)[:, :, 0] - m(x2, hidden=True)[:, :, 0]).abs().max() > 1e-4
 
 
 def test_ensemble_members_are_independent():
@@ -80,16 +85,21 @@ def test_ensemble_members_are_independent():
     torch.testing.assert_close(out2[2], out[2])
     m.zero_grad()
     m(x)[1].sum().backward()
-    assert m.w_out.grad[0].abs().max() == 0 and m.w_out.grad[2].abs().max() == 0
-    assert m.w_out.grad[1].abs().max() > 0
+    for p in m.parameters():
+        if p.grad is None:
+            continue
+        assert p.grad[0].abs().max() == 0 and p.grad[2].abs().max() == 0
+    assert max(p.grad[1].abs().max() for p in m.parameters() if p.grad is not None) > 0
 
 
 def test_member_equals_model_trained_alone():
     """Member i of an ensemble built with seed s is the single model built with seed s + i."""
     x = torch.randint(0, 2, (4, 20)).float()
     ens = _model(n_models=3, seed=5)
-    assert ens.seeds == [5, 6, 7]
+    assert ens.seeds == (5, 6, 7)
     torch.testing.assert_close(ens(x)[2], _model(n_models=1, seed=7)(x)[0])
+    alone = ParityTransformer(ens.config, seed=7)
+    torch.testing.assert_close(ens(x)[2], alone(x), rtol=1e-5, atol=1e-6)
 
 
 def test_seed_is_deterministic():
@@ -122,29 +132,17 @@ def test_overfits_tiny_batch():
     assert 0.5 * ((m(x) - y) ** 2).mean(1).max().item() < 1e-3
 
 
-def test_emergence_run_through_the_training_loop():
+def test_transformer_point_through_the_training_loop():
     """One sweep point through skillkit.train: shapes of the logged curves, and determinism."""
-    from skillkit.transformer import emergence_run
     c = dict(n_skills=3, n_bits=6, k=2, alpha=0.9, width=8, n_heads=2, n_models=2, steps=4, batch=16,
-             lr=1e-3, optimizer="sgd", momentum=0.9, log_every=2, probe_n=32, progress=False)
-    r = emergence_run(c)
+             lr=1e-3, optimizer="sgd", momentum=0.9, log_every=2, probe_n=32)
+    r = transformer_point(c, device="cpu", progress=False)
     assert r["steps"].tolist() == [0, 2, 4]
-    assert r["R"].shape == (3, 2, 3) and r["loss"].shape == (3, 2)
+    assert r["R_over_S"].shape == (3, 2, 3) and r["loss"].shape == (3, 2)
     assert abs(r["probs"].sum() - 1) < 1e-12
-    torch.testing.assert_close(torch.as_tensor(emergence_run(c)["R"]), torch.as_tensor(r["R"]))
-
-
-def test_emergence_run_one_skill():
-    """The one-skill calibration point (n_s = 1): one control token, R of shape (n_logs, n_models, 1)."""
-    from skillkit.transformer import emergence_run
-    c = dict(n_skills=1, n_bits=6, k=2, alpha=0.9, width=8, n_heads=2, n_models=3, steps=4, batch=16,
-             lr=1e-3, optimizer="sgd", momentum=0.9, log_every=2, probe_n=32, progress=False)
-    r = emergence_run(c)
-    assert r["R"].shape == (3, 3, 1) and r["probs"].tolist() == [1.0]
-    assert r["loss"].shape == (3, 3)
-
-
-def test_transformer_is_in_the_models_namespace():
-    from skillkit import models, transformer
-    assert models.SparseParityTransformer is transformer.SparseParityTransformer
-    assert models.PAPER_CONFIG == transformer.PAPER_CONFIG and models.PAPER_CONFIG.width == 512
+    torch.testing.assert_close(torch.as_tensor(transformer_point(c, device="cpu", progress=False)["R_over_S"]),
+                               torch.as_tensor(r["R_over_S"]))
+    one = transformer_point(dict(c, n_skills=1, n_models=3), device="cpu", progress=False)
+    assert one["R_over_S"].shape == (3, 3, 1) and one["probs"].tolist() == [1.0]
+    with pytest.raises(ValueError, match=r"^config has unknown keys \['device'\]"):
+        transformer_point(dict(c, device="cpu"), device="cpu")

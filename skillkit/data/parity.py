@@ -103,11 +103,11 @@ class MultitaskSparseParity:
         x = self.inputs(skill, generator)
         return x, skill, self.target(x)
 
-    def sample_skill(self, k: int, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` inputs with the control bits set to skill ``k`` (0-based), as used to measure R_k."""
-        k = _checks.integer("k (skill index)", k, lo=0, hi=self.n_skills - 1)
+    def sample_skill(self, skill: int, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` inputs with the control bits set to ``skill`` (0-based), as used to measure R_k."""
+        skill = _checks.integer("skill", skill, lo=0, hi=self.n_skills - 1)
         n = _checks.integer("n", n, lo=1)
-        return self.inputs(torch.full((n,), k, dtype=torch.int64, device=self.device), generator)
+        return self.inputs(torch.full((n,), skill, dtype=torch.int64, device=self.device), generator)
 
     def basis(self, x: torch.Tensor) -> torch.Tensor:
         """The skill basis ``g_k(x)`` for every skill: float32 (n, n_skills) with values in {-1, 0, 1}.
