@@ -16,7 +16,8 @@ What is measured (issue 8):
 3. ``sampling_fraction``: data sampling throughput (samples/s) and its share of a training step.
 4. ``multilinear_loss``: ``multilinear.loss`` over 10^5 skills x 200 times, wall time.
 5. ``memory``: peak resident memory of the default-scale experiments (each in a fresh subprocess).
-6. ``precision``: float32 against bfloat16 autocast (and TF32 on CUDA): time and max |Delta R_k/S|.
+6. ``transformer``: a step of the vmap ensemble of transformers against a Python loop over its members.
+7. ``compile``: ``torch.compile`` on the autograd MLP step, against eager.
 """
 from __future__ import annotations
 
@@ -38,9 +39,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from skillkit import multilinear  # noqa: E402
-from skillkit.data import MultitaskSparseParity  # noqa: E402
-from skillkit.models import MLPEnsemble  # noqa: E402
-from skillkit.train import Sampler, TrainConfig, _data_keys, _Optimizer, train  # noqa: E402
+from skillkit.data import MultitaskSparseParity, Sampler  # noqa: E402
+from skillkit.models import MLPEnsemble, SparseParityTransformer, TransformerConfig  # noqa: E402
+from skillkit.train import Run, TrainConfig  # noqa: E402
 
 DIM, N_SKILLS, N_BITS = 37, 5, 32
 
@@ -101,15 +102,12 @@ def device_name(device):
 def bench_step(device, task, repeat):
     B, W = 4000, 1000
     net = MLPEnsemble(1, DIM, W, init_std=0.01, seed=0, device=device)
-    cfg = TrainConfig(batch=B, lr=0.02)
-    smp = Sampler(task, _data_keys(net, cfg), B, device=device)
-    opt = _Optimizer(list(net.parameters()), cfg, None)
+    run = Run(net, task, TrainConfig(batch=B, lr=0.02))
+    smp = run.sampler
     state = {"t": 0}
 
-    def step():
-        xa, y = smp.batch(state["t"])
-        _, grads = net.loss_and_grad(xa, y)
-        opt.step(grads, cfg.lr)
+    def step():                                  # skillkit.train's step: batch, gradient, torch.optim update
+        run.step(state["t"])
         state["t"] += 1
 
     xa, y = smp.batch(0)
@@ -166,19 +164,13 @@ def bench_ensemble(device, task, repeat):
 
     def ensemble_step(shared):
         net = MLPEnsemble(M, DIM, widths, init_std=0.05, seed=0, device=device)
-        cfg = TrainConfig(batch=B, lr=0.05, optimizer="adam", shared_batch=shared)
-        smp = Sampler(task, _data_keys(net, cfg), B, device=device)
-        opt = _Optimizer(list(net.parameters()), cfg, None)
+        run = Run(net, task, TrainConfig(batch=B, lr=0.05, optimizer="adam", shared_batch=shared))
         state = {"t": 0}
 
         def step():
-            xa, y = smp.batch(state["t"])
-            if shared:
-                xa, y = xa[0], y[0]
-            _, grads = net.loss_and_grad(xa, y)
-            opt.step(grads, cfg.lr)
+            run.step(state["t"])
             state["t"] += 1
-        return step, smp
+        return step, run.sampler
 
     step_ind, smp_ind = ensemble_step(False)
     step_sh, smp_sh = ensemble_step(True)
@@ -270,7 +262,7 @@ def bench_memory(device, threads):
 
 
 class _Generic(torch.nn.Module):
-    """The paper's MLP seen as an arbitrary ensemble module: trained through autograd."""
+    """The paper's MLP seen as an arbitrary ensemble module (no ``loss_and_grad``): trained through autograd."""
 
     def __init__(self, inner):
         super().__init__()
@@ -280,44 +272,35 @@ class _Generic(torch.nn.Module):
         return self.inner(x)
 
 
-# ----- 6. precision -------------------------------------------------------------------------------------
-def _crossing(steps, r, level=0.5):
-    """First step (linearly interpolated) at which r reaches ``level``; nan if never."""
-    above = np.nonzero(r >= level)[0]
-    if len(above) == 0:
-        return float("nan")
-    j = above[0]
-    if j == 0:
-        return float(steps[0])
-    return float(steps[j - 1] + (level - r[j - 1]) / (r[j] - r[j - 1]) * (steps[j] - steps[j - 1]))
-
-
-def bench_precision(device, task):
-    """float32 (hand-written backward) against float32 through autograd (same maths, other rounding:
-    the noise floor), bfloat16 autocast, and TF32 on CUDA. Emergence is steep in time, so a tiny shift
-    of the emergence step gives a large momentary Delta R; we report the shift of the step at which
-    R_1/S crosses 1/2 and the difference of the final R_k/S."""
-    modes = ["float32", "float32-autograd", "bfloat16"] + (["tf32"] if device.type == "cuda" else [])
+# ----- 6. the transformer ensemble (torch.func + vmap) against a loop over its members ----------------
+def bench_transformer(device, task, repeat):
+    """One SGD step (forward, MSE, backward, update) of chapter 7's transformers: the vmap ensemble of
+    ``skillkit.models.SparseParityTransformer`` against a Python loop over the same members, each a plain
+    ``ParityTransformer`` with its own optimiser and batch."""
     out = {}
-    ref = None
-    for mode in modes:
-        net = MLPEnsemble(4, DIM, 200, init_std=0.01, seed=0, device=device)
-        if mode == "float32-autograd":
-            net = _Generic(net)
-        cfg = TrainConfig(steps=2500, batch=1000, lr=0.02, log_every=25, probe_n=2000,
-                          precision="float32" if mode == "float32-autograd" else mode)
-        t0 = time.perf_counter()
-        res = train(net, task, cfg, progress=False)
-        _sync(device)
-        sec = time.perf_counter() - t0
-        tau = np.array([_crossing(res.steps, res.R[:, i, 0]) for i in range(4)])
-        if ref is None:
-            ref, ref_tau = res, tau
-        out[mode] = {"seconds": sec, "tau_half_skill1": tau.tolist(),
-                     "max_abs_dtau_steps": float(np.nanmax(np.abs(tau - ref_tau))),
-                     "max_abs_dR_final": float(np.abs(res.final_R - ref.final_R).max())}
-    out["setup"] = ("4 models, width 200, init 0.01, batch 1000, SGD lr 0.02, 2500 steps; tau = step at which "
-                    "R_1/S = 1/2; differences to float32 (hand-written backward)")
+    for name, (shape, M, B) in {"chapter 7 (width 32, 15 tokens, 1 block)": (TransformerConfig(15, 32, 4, 1), 6, 128),
+                                "paper (width 512, 37 tokens, 1 block)": (TransformerConfig(37, 512, 4, 1), 2, 128)}.items():
+        ens = SparseParityTransformer(shape, n_models=M, seed=0).to(device)
+        members = [ens.member(i) for i in range(M)]
+        x = torch.randint(0, 2, (M, B, shape.n_tokens), device=device).float()
+        y = torch.randn(M, B, device=device)
+        opt = torch.optim.SGD(ens.parameters(), lr=1e-3, momentum=0.9)
+        opts = [torch.optim.SGD(m.parameters(), lr=1e-3, momentum=0.9) for m in members]
+
+        def ens_step():
+            opt.zero_grad()
+            ((ens(x) - y) ** 2).mean(1).sum().backward()
+            opt.step()
+
+        def loop_step():
+            for i, (m, o) in enumerate(zip(members, opts)):
+                o.zero_grad()
+                ((m(x[i]) - y[i]) ** 2).mean().backward()
+                o.step()
+
+        te, tl = timeit_paired([ens_step, loop_step], device, max(3, repeat // 2), warmup=1)
+        out[name] = {"n_models": M, "batch": B, "ensemble_step_ms": [1e3 * te[0], 1e3 * te[1]],
+                     "loop_step_ms": [1e3 * tl[0], 1e3 * tl[1]], "speedup": tl[0] / te[0]}
     return out
 
 
@@ -362,7 +345,7 @@ def main(argv=None):
                          "else torch's default)")
     ap.add_argument("--repeat", type=int, default=7, help="timings per measurement (min and median)")
     ap.add_argument("--skip", nargs="*", default=[], help="sections to skip: step ensemble multilinear "
-                    "memory precision compile")
+                    "memory transformer compile")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "latest.json"))
     args = ap.parse_args(argv)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -396,8 +379,9 @@ def main(argv=None):
     if "memory" not in args.skip:
         results["memory"] = bench_memory(device, threads)
         print("  memory done", flush=True)
-    if "precision" not in args.skip:
-        results["precision"] = bench_precision(device, task)
+    if "transformer" not in args.skip:
+        results["transformer"] = bench_transformer(device, task, args.repeat)
+        print("  transformer done", flush=True)
     if "compile" not in args.skip:
         results["compile"] = bench_compile(device, task, args.repeat)
         print("  compile done", flush=True)
@@ -449,11 +433,10 @@ def print_table(r):
                                      f"({v['rss_after_import_mib']:.0f} MiB after import)") + (
                 f", {v['peak_gpu_mib']:.0f} MiB GPU" if v["peak_gpu_mib"] else "")
             rows.append((f"memory, {name}", val))
-    if "precision" in r:
-        for mode, v in r["precision"].items():
-            if isinstance(v, dict):
-                rows.append((f"precision {mode}: time; shift of skill-1 emergence; final |dR/S|",
-                             f"{v['seconds']:.1f} s; {v['max_abs_dtau_steps']:.1f} steps; {v['max_abs_dR_final']:.1e}"))
+    if "transformer" in r:
+        for name, v in r["transformer"].items():
+            rows.append((f"transformer {name}, {v['n_models']} models: vmap ensemble / loop",
+                         f"{v['ensemble_step_ms'][0]:.1f} / {v['loop_step_ms'][0]:.1f} ms ({v['speedup']:.2f}x)"))
     if "compile" in r:
         c = r["compile"]
         rows.append(("torch.compile, autograd MLP step: eager / compiled (compile time)",
