@@ -201,9 +201,9 @@ def fit_toy_B2(result: dict) -> SeedFits:
     network starts), p = 1 (one skill, all of the data). Returns a :class:`SeedFits`; ``pooled`` is a
     fit to the copy-averaged curve with R0 its mean start.
     """
-    T, R, S, lr = result["steps"], np.asarray(result["R"], dtype=float), result["S"], result["lr"]
+    T, R, S, lr = result["steps"], np.asarray(result["R_over_S"], dtype=float), result["S"], result["lr"]
     if R.ndim != 2 or R.shape[0] != T.size:
-        raise ValueError(f"result['R'] must have shape (n_logs, n_models) = ({T.size}, n), got {R.shape}")
+        raise ValueError(f"result['R_over_S'] must have shape (n_logs, n_models) = ({T.size}, n), got {R.shape}")
     if np.any(R[0] <= 0):
         raise ValueError("every copy must start with R(0) > 0 to fix R0 of the model")
     fits = tuple(fit_time(T, R[:, j], 1.0, S=S, lr=lr, R0=R[0, j] * S, convention="half") for j in range(R.shape[1]))

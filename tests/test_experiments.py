@@ -23,9 +23,8 @@ def test_grids_are_valid_configs(scale):
     for grids in (emergence.calibration_grids(scale), emergence.emergence_grids(scale)):
         for configs in grids.values():
             for c in configs:
-                p = emergence.MLPPoint.of(c)
-                TrainConfig(steps=p.steps, batch=p.batch, lr=p.lr, optimizer=p.optimizer, weight_decay=p.weight_decay,
-                            D=p.D, lr_halve_every=p.lr_halve_every, log_every=p.log_every, probe_n=p.probe_n)
+                point, train = emergence.MLPPoint.of(c)
+                assert isinstance(train, TrainConfig) and train.seed == point.seed
 
 
 def test_convergence_is_the_change_over_the_last_third():
@@ -39,3 +38,17 @@ def test_convergence_is_the_change_over_the_last_third():
         emergence.convergence({"steps": steps, "R_over_S": R}, frac=1.5)
     with pytest.raises(ValueError, match=r"^the run has too few logs"):
         emergence.convergence({"steps": np.array([0, 10]), "R_over_S": R[:2]}, frac=0.1)
+
+
+def test_point_defaults_are_the_ones_the_cached_configs_were_hashed_with():
+    """Missing keys of a cached config mean these values (chapter 5's configs omit them)."""
+    full = emergence.MLPPoint.full({})
+    assert {k: full[k] for k in ("n_skills", "alpha", "S", "n_bits", "k", "task_seed", "widths", "init_std",
+                                 "n_models", "seed", "steps", "batch", "lr", "optimizer", "weight_decay", "D",
+                                 "lr_halve_every", "log_every", "probe_n")} == dict(
+        n_skills=1, alpha=0.6, S=5.0, n_bits=32, k=3, task_seed=0, widths=128, init_std=0.01, n_models=1, seed=0,
+        steps=1000, batch=1000, lr=0.02, optimizer="sgd", weight_decay=0.0, D=None, lr_halve_every=None,
+        log_every=100, probe_n=4000)
+    with pytest.raises(ValueError, match=r"^lr must lie in \(0, inf\)"):
+        emergence.MLPPoint.of({"lr": 0})
+

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from skillkit import extended, multilinear
+from skillkit import extended
 
 
 # ---------------------------------------------------------------- time (Eq. 14)

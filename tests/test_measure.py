@@ -1,7 +1,6 @@
 """Tests of skillkit.measure: skill strengths of known functions, and emergence times over seeds."""
 import numpy as np
 import pytest
-import torch
 
 from skillkit import measure
 from skillkit.data import MultitaskSparseParity

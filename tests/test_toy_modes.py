@@ -61,14 +61,14 @@ def test_early_growth_rate_of_each_mode_is_the_derived_one():
 
 def test_training_reaches_the_exact_fit_and_the_fit_recovers_a_known_B2():
     res = emergence.train_toy_modes(S=2.0, lr=0.02, steps=3000, n_models=2, init_std=0.1, log_every=50, progress=False)
-    assert res["R"].shape == (61, 2) and res["modes"].shape == (61, 2, 3)
-    np.testing.assert_allclose(res["R"][-1], 1.0, atol=1e-3)
+    assert res["R_over_S"].shape == (61, 2) and res["modes"].shape == (61, 2, 3)
+    np.testing.assert_allclose(res["R_over_S"][-1], 1.0, atol=1e-3)
     np.testing.assert_allclose(res["modes"][-1], np.broadcast_to(res["shares"], (2, 3)), atol=1e-3)
     assert np.all(res["loss"][-1] < 1e-5) and res["loss"][0].min() > 1.0
     # fit plumbing and convention: a curve made by the model with B2 = 1/3 gives back 1/3
     T = res["steps"]
     R0 = np.array([0.01, 0.002])
-    fake = dict(res, R=np.stack([multilinear.strength(T, 1.0, S=2.0, R0=2.0 * r, lr=0.02 / 3) / 2.0 for r in R0], 1))
+    fake = dict(res, R_over_S=np.stack([multilinear.strength(T, 1.0, S=2.0, R0=2.0 * r, lr=0.02 / 3) / 2.0 for r in R0], 1))
     fit = calibrate.fit_toy_B2(fake)
     np.testing.assert_allclose(fit.values, 1 / 3, rtol=1e-6)
 

@@ -241,7 +241,7 @@ class Sampler:
         self.batch_size = _checks.integer("batch", batch, lo=1)
         self.keys = [int(k) & _M32 for k in keys]
         self.n_streams = len(self.keys)
-        ns, nb, dim = task.n_skills, task.n_bits, task.dim
+        ns, dim = task.n_skills, task.dim
         self.width = -(-(dim + 1) // 8) * 8                      # padded row length
         self.n_chunks = self.width // 8
         self.n_words = 1 + -(-self.width // 32)

@@ -8,81 +8,52 @@ device and the progress bar are run settings that :func:`skillkit.sweeps.run` pa
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from .. import _checks, calibrate
 from ..config import by_scale, get_scale
-from ..data import MultitaskSparseParity, skill_probs
+from ..data import skill_probs
 from ..models import MLPEnsemble, WeightSharedParityNet
 from ..simulate import gradient_descent
-from ..train import TrainConfig, train
+from ..train import train
+from .point import ParityPoint
 
 __all__ = ["MLPPoint", "mlp_point", "calibration_grids", "emergence_grids", "time_curves", "final_by_resource",
            "final_by_width", "fit_calibration", "convergence", "train_toy_modes"]
 
 
 @dataclass(frozen=True)
-class MLPPoint:
-    """What one :func:`mlp_point` computes; the one source of its defaults.
+class MLPPoint(ParityPoint):
+    """What one :func:`mlp_point` computes; with ``TRAIN_DEFAULTS``, the one source of its defaults.
 
-    The task (``n_skills``, ``alpha``, ``S``, ``n_bits``, ``k`` relevant bits per skill, ``task_seed``
-    placing them), the ensemble (``widths``: one int for ``n_models`` models or a list with one width
-    per model; ``init_std``; seeds ``seed, seed + 1, ...``), and the training of
-    :class:`skillkit.train.TrainConfig` (``steps``, ``batch``, ``lr``, ``optimizer``, ``weight_decay``,
-    ``D``, ``lr_halve_every``, ``log_every``, ``probe_n``; the data streams keyed on ``seed``).
+    The task (the fields of :class:`~skillkit.experiments.point.ParityPoint`) and the ensemble (``widths``: one int for ``n_models`` models or a list with one width
+    per model; ``init_std``; seeds ``seed, seed + 1, ...``, which also key the data streams). The
+    training keys are those of :data:`skillkit.experiments.point.TRAIN_KEYS`.
     """
 
-    n_skills: int = 1
-    alpha: float = 0.6
-    S: float = 5.0
-    n_bits: int = 32
-    k: int = 3
-    task_seed: int = 0
+    TRAIN_DEFAULTS = dict(steps=1000, batch=1000, lr=0.02, log_every=100, probe_n=4000)
+
     widths: int | tuple = 128
     init_std: float = 0.01
     n_models: int = 1
     seed: int = 0
-    steps: int = 1000
-    batch: int = 1000
-    lr: float = 0.02
-    optimizer: str = "sgd"
-    weight_decay: float = 0.0
-    D: int | None = None
-    lr_halve_every: int | None = None
-    log_every: int = 100
-    probe_n: int = 4000
-
-    @classmethod
-    def of(cls, config: dict) -> "MLPPoint":
-        """The point of a sweep config: missing keys take the defaults, unknown keys are a ValueError."""
-        names = {f.name for f in fields(cls)}
-        unknown = set(config) - names
-        if unknown:
-            raise ValueError(f"config has unknown keys {sorted(unknown)}; allowed: {sorted(names)}")
-        c = dict(config)
-        if isinstance(c.get("widths"), list):
-            c["widths"] = tuple(c["widths"])
-        return cls(**c)
 
 
 def mlp_point(config: dict, *, device="cpu", progress: bool = True) -> dict:
     """Train one ensemble of 2-layer ReLU MLPs on multitask sparse parity; return its R_k/S log.
 
-    ``config``: the fields of :class:`MLPPoint` that differ from its defaults. ``device`` and
+    ``config``: the keys of :class:`MLPPoint` that differ from its defaults. ``device`` and
     ``progress`` say where and how it runs, not what it computes. Returns a JSON-ready dict with
     ``steps`` (n_logs,), ``R_over_S`` (n_logs, n_models, n_skills), ``widths`` and ``seconds``.
     """
-    c = MLPPoint.of(config)
-    task = MultitaskSparseParity(n_skills=c.n_skills, n_bits=c.n_bits, k=c.k, alpha=c.alpha, S=c.S,
-                                 seed=c.task_seed, device=device)
+    c, cfg = MLPPoint.of(config)
+    task = c.task(device)
     n_models = len(c.widths) if isinstance(c.widths, tuple) else c.n_models
     net = MLPEnsemble(n_models, task.dim, list(c.widths) if isinstance(c.widths, tuple) else c.widths,
                       init_std=c.init_std, seed=c.seed, device=device)
-    cfg = TrainConfig(steps=c.steps, batch=c.batch, lr=c.lr, optimizer=c.optimizer, weight_decay=c.weight_decay,
-                      D=c.D, lr_halve_every=c.lr_halve_every, log_every=c.log_every, probe_n=c.probe_n, seed=c.seed)
     res = train(net, task, cfg, progress=progress)
     return {"steps": res.steps, "R_over_S": np.round(res.R_over_S, 5), "widths": list(net.widths),
             "seconds": res.seconds}
@@ -195,11 +166,11 @@ def fit_calibration(grids: dict, results: dict) -> dict:
     ``"D_c"`` (Eq. 17), ``"D_c_projection"`` (R = S d/D_c) and ``"N_c"`` (Prop. 2).
     """
     out = {}
-    tc = MLPPoint.of(grids["time"][0])
+    tc, tcfg = MLPPoint.of(grids["time"][0])
     steps, R = time_curves(results["time"][0])
     Y = R[:, :, 0].T                                          # (n_seeds, n_logs)
-    out["B2"] = calibrate.fit_seeds(calibrate.fit_time, steps, Y, S=tc.S, lr=tc.lr, convention="mse")
-    out["B2_fixed_R0"] = calibrate.fit_seeds(calibrate.fit_time, steps, Y, S=tc.S, lr=tc.lr, convention="mse",
+    out["B2"] = calibrate.fit_seeds(calibrate.fit_time, steps, Y, S=tc.S, lr=tcfg.lr, convention="mse")
+    out["B2_fixed_R0"] = calibrate.fit_seeds(calibrate.fit_time, steps, Y, S=tc.S, lr=tcfg.lr, convention="mse",
                                    R0=calibrate.mlp_R0(tc.init_std))
     D, RD = final_by_resource(results["data"], grids["data"], "D")
     out["D_c"] = calibrate.fit_seeds(calibrate.fit_data, D, RD[:, :, 0].T)
@@ -233,7 +204,7 @@ def train_toy_modes(*, S: float = 1.0, lr: float = 0.05, steps: int = 2000, n_mo
     L = 1/2 E[(S g - f)^2] (the paper's Eq. 5 convention, so step t is time ``lr * t`` of gradient
     flow and ``skillkit.multilinear.strength`` with ``lr = lr * B2`` is the comparable model).
     ``n_models`` copies start from ``init_std |N(0, 1)|`` weights (seed ``seed``). Returns a dict with
-    ``steps`` (n_logs,), ``modes`` (n_logs, n_models, 3) = R_i / S, ``R`` (n_logs, n_models) = E[g f]/S,
+    ``steps`` (n_logs,), ``modes`` (n_logs, n_models, 3) = R_i / S, ``R_over_S`` (n_logs, n_models) = E[g f]/S,
     ``loss`` (n_logs, n_models), and ``S``, ``lr``, ``shares``.
     """
     S = float(_checks.positive("S", S))
@@ -255,5 +226,5 @@ def train_toy_modes(*, S: float = 1.0, lr: float = 0.05, steps: int = 2000, n_mo
     steps_rec, rec = gradient_descent([net.w, net.c], loss, steps, lr=lr, record=record, record_every=log_every,
                                       progress=progress, desc="toy net")
     rec = rec.numpy()
-    return {"steps": steps_rec.astype(float), "modes": rec[..., :3], "R": rec[..., 3], "loss": rec[..., 4],
+    return {"steps": steps_rec.astype(float), "modes": rec[..., :3], "R_over_S": rec[..., 3], "loss": rec[..., 4],
             "S": S, "lr": lr, "shares": np.asarray(WeightSharedParityNet.SHARES)}
