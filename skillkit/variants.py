@@ -43,7 +43,7 @@ def loss_linear(alpha: float, n_skills: int, *, T=np.inf, D=np.inf, N=None, S: f
                 lr: float = 1.0):
     """Test loss of the linear model (App. H) with w(0) = 0: sum_k P_s(k) 1/2 (S - R_k)^2.
 
-    Same conventions as :func:`loss` (``T`` array-like, ``D`` integer or inf, ``N`` basis size); for
+    Same conventions as :func:`skillkit.multilinear.loss` (``T`` array-like, ``D`` integer or inf, ``N`` basis size); for
     finite ``D`` the expectation over training sets (d_k ~ Binomial(D, P_s(k))) is taken.
     """
     P = skill_probs(alpha, n_skills)

@@ -227,7 +227,7 @@ class Sampler:
     allocating a fresh 100 MB tensor every step costs more than filling it.
 
     ``batch(t)`` returns ``xa`` float32 (n_streams, B, dim + 1), the inputs followed by a column of
-    ones (the fused bias of :meth:`MLPEnsemble.loss_and_grad`; a view into a buffer that the next
+    ones (the fused bias of :meth:`skillkit.models.MLPEnsemble.loss_and_grad`; a view into a buffer that the next
     call overwrites), and ``y`` float32 (n_streams, B) = ±S.
     """
 

@@ -162,7 +162,7 @@ def final_by_width(result: dict):
 def fit_calibration(grids: dict, results: dict) -> dict:
     """All calibration fits of the n_s = 1 runs (:func:`calibration_grids` and their sweep results).
 
-    Returns :class:`SeedFits` under ``"B2"`` (R0 fitted), ``"B2_fixed_R0"`` (R0 = :func:`mlp_R0`),
+    Returns :class:`skillkit.calibrate.SeedFits` under ``"B2"`` (R0 fitted), ``"B2_fixed_R0"`` (R0 = :func:`skillkit.calibrate.mlp_R0`),
     ``"D_c"`` (Eq. 17), ``"D_c_projection"`` (R = S d/D_c) and ``"N_c"`` (Prop. 2).
     """
     out = {}

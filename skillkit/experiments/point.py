@@ -64,5 +64,6 @@ class ParityPoint(Point):
     task_seed: int = 0
 
     def task(self, device="cpu") -> MultitaskSparseParity:
+        """The task of these fields, sampling on ``device``."""
         return MultitaskSparseParity(n_skills=self.n_skills, n_bits=self.n_bits, k=self.k, alpha=self.alpha,
                                      S=self.S, seed=self.task_seed, device=device)

@@ -26,11 +26,11 @@ class Ensemble(nn.Module):
 
     Parameters
     ----------
-    members : list of nn.Module
-        At least one module, all of the same class and shapes; their current parameters become the
-        copies' starting points (the modules themselves are not kept).
-    seeds : sequence of int, optional
-        One integer per member, stored as ``self.seeds`` (the training loop keys each copy's data on it).
+    members : the modules, at least one, all of one class and shapes; their current parameters become
+        the copies' starting points (the modules themselves are not kept).
+    seeds : one integer per member (default 0, 1, ...), stored as ``self.seeds``: the training loop keys
+        each copy's data on it.
+    member_ndim : the number of axes of one member's input (2 for a batch of vectors).
 
     ``ensemble(x)`` calls every copy on ``x``: a tensor shared by all copies, or one with a leading axis
     of size ``n_models`` that gives each copy its own input (``per_model=True``, or detected when the
@@ -78,6 +78,7 @@ class Ensemble(nn.Module):
         return torch.vmap(fn, in_dims=(0, 0, 0 if per_model else None), randomness="different")(params, buffers, x)
 
     def forward(self, x: torch.Tensor, *, per_model: bool | None = None, **kwargs) -> torch.Tensor:
+        """Every copy's output on ``x`` (shared, or one slice per copy), stacked: ``(n_models, ...)``."""
         base = self.base
 
         def one(p, b, xi):
