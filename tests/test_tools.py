@@ -224,3 +224,20 @@ def test_squash_streams_keeps_what_a_terminal_shows():
     assert [o["output_type"] for o in out] == ["stream", "stream", "execute_result"]
     assert out[0]["name"] == "stderr" and out[0]["text"] == "train: 100%|####| 3/3\n"
     assert out[1]["name"] == "stdout" and out[1]["text"] == "done\nb\n"
+
+
+def test_check_fails_on_a_chapter_without_from_scratch_seconds(tmp_path, monkeypatch, capsys):
+    (tmp_path / "notebooks").mkdir()
+    good = _notebook(tmp_path / "notebooks" / "01_a.ipynb", "A", {"from_scratch_s": 12.0}, volatile=False)
+    bad = _notebook(tmp_path / "notebooks" / "02_b.ipynb", "B", {"from_scratch": "about 6 min"}, volatile=False)
+    for path in (good, bad):
+        nb = nbformat.read(path, as_version=4)
+        nb_tool.ensure_colab_cell(nb)
+        nb.cells[0].execution_count = 1
+        nbformat.write(nb, path)
+    monkeypatch.setattr(nb_tool, "ROOT", tmp_path)
+    monkeypatch.setattr(nb_tool, "notebooks", lambda: [good, bad])
+    monkeypatch.setattr(nb_tool, "toc_pages", lambda: ["notebooks/01_a", "notebooks/02_b"])
+    assert nb_tool.main(["check"]) == 1
+    out = capsys.readouterr().out
+    assert "02_b.ipynb: metadata.skillkit.from_scratch_s" in out and "01_a" not in out

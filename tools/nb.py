@@ -5,7 +5,8 @@
     python tools/nb.py run --from-scratch NB # the same from an empty results cache: records from_scratch_s
     python tools/nb.py clean NB [NB ...]     # clean metadata, squash progress-bar output, in place
     python tools/nb.py from-py SRC.py NB     # convert a py:percent script to a notebook (jupytext)
-    python tools/nb.py check                 # fail if a notebook's Colab cell is stale or unexecuted
+    python tools/nb.py check                 # fail if a Colab cell is stale, a cell unexecuted, a chapter
+                                             # missing from _toc.yml or its from_scratch_s unrecorded
     python tools/nb.py runtimes              # write book/_generated/runtimes.md (reproducibility page)
 
 Cell 1 of every chapter is hidden on the site (tag ``remove-cell``) and is a no-op except on Colab,
@@ -239,6 +240,10 @@ def cmd_check(_args) -> int:
             bad.append(f"{path.name}: has unexecuted code cells")
         if str(path.relative_to(ROOT).with_suffix("")) not in toc:
             bad.append(f"{path.name}: not in _toc.yml, so the site would not show it")
+        scratch = (nb.metadata.get("skillkit") or {}).get("from_scratch_s")
+        if isinstance(scratch, bool) or not isinstance(scratch, (int, float)):
+            bad.append(f"{path.name}: metadata.skillkit.from_scratch_s (seconds from an empty results cache) is "
+                       "not recorded; run `tools/nb.py run --from-scratch`")
     print("\n".join(bad) if bad else f"{len(notebooks())} notebooks ok")
     return 1 if bad else 0
 
