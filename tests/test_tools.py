@@ -228,14 +228,15 @@ def test_squash_streams_keeps_what_a_terminal_shows():
 
 def test_check_fails_on_a_chapter_without_from_scratch_seconds(tmp_path, monkeypatch, capsys):
     (tmp_path / "notebooks").mkdir()
+    (tmp_path / "_config.yml").write_text((ROOT / "_config.yml").read_text())
     good = _notebook(tmp_path / "notebooks" / "01_a.ipynb", "A", {"from_scratch_s": 12.0}, volatile=False)
     bad = _notebook(tmp_path / "notebooks" / "02_b.ipynb", "B", {"from_scratch": "about 6 min"}, volatile=False)
+    monkeypatch.setattr(nb_tool, "ROOT", tmp_path)
     for path in (good, bad):
         nb = nbformat.read(path, as_version=4)
         nb_tool.ensure_colab_cell(nb)
         nb.cells[0].execution_count = 1
         nbformat.write(nb, path)
-    monkeypatch.setattr(nb_tool, "ROOT", tmp_path)
     monkeypatch.setattr(nb_tool, "notebooks", lambda: [good, bad])
     monkeypatch.setattr(nb_tool, "toc_pages", lambda: ["notebooks/01_a", "notebooks/02_b"])
     assert nb_tool.main(["check"]) == 1
