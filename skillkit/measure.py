@@ -46,20 +46,19 @@ def project(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, g: torch
 
 
 def skill_strengths(f: Callable[[torch.Tensor], torch.Tensor], task: MultitaskSparseParity,
-                    n: int = 20000, generator: torch.Generator | None = None) -> np.ndarray:
+                    n: int = 20000, generator: torch.Generator | None = None,
+                    max_rows: int = 1 << 18) -> np.ndarray:
     """R_k for every skill: the mean of ``g_k(x) f(x)`` over ``n`` inputs with control bits set to k (Eq. 7).
 
     ``f`` maps x (m, dim) to (m,) or (m, 1). This is the plain projection of Eq. 7 (the paper's code also
     subtracts the mean of f, which changes R_k only by the mean's overlap with g_k, zero in expectation),
-    computed by :func:`project`, as :func:`ensemble_strengths` is for the training log.
+    computed by :func:`project`, as :func:`ensemble_strengths` is for the training log. The inputs of
+    at most ``max_rows`` rows exist at a time (a block of skills), so many skills fit in memory.
     Returns a float64 numpy array of shape (n_skills,).
     """
     if not isinstance(task, MultitaskSparseParity):
         raise ValueError(f"task must be a MultitaskSparseParity, got {type(task).__name__}")
     n = _checks.integer("n", n, lo=1)
-    skill = torch.arange(task.n_skills, device=task.device).repeat_interleave(n)
-    x = task.inputs(skill, generator)
-    g = task.basis(x).gather(1, skill[:, None])[:, 0]
 
     def one(xb):
         fx = f(xb)
@@ -68,7 +67,17 @@ def skill_strengths(f: Callable[[torch.Tensor], torch.Tensor], task: MultitaskSp
         if fx.shape != (xb.shape[0],):
             raise ValueError(f"f must map x of shape (m, {task.dim}) to (m,) or (m, 1), got {tuple(fx.shape)}")
         return fx[None]
-    return project(one, x, g, skill, task.n_skills)[0].cpu().double().numpy()
+
+    per_block = max(1, max_rows // n)
+    out = np.empty(task.n_skills)
+    for start in range(0, task.n_skills, per_block):
+        skills = torch.arange(start, min(start + per_block, task.n_skills), device=task.device)
+        skill = skills.repeat_interleave(n)
+        x = task.inputs(skill, generator)
+        g = task.basis(x).gather(1, skill[:, None])[:, 0]
+        R = project(one, x, g, skill - start, len(skills), rows=max_rows)
+        out[start:start + len(skills)] = R[0].cpu().double().numpy()
+    return out
 
 
 @torch.no_grad()
